@@ -1,0 +1,247 @@
+"""The composition root: builds store, matcher, clusterer, fetcher, sender and scheduler, and runs them.
+
+Nothing starts at import. `build` wires the parts; `once`, `run`, `send_digest` and `demo` drive them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.dedup import ClusterIndex, DedupConfig
+from bot.delivery import digest_messages
+from bot.digest import build_items, build_sections, period_heading, render_digest_text
+from bot.fetch import FetchLimits, Fetcher
+from bot.lexicon import common_words
+from bot.matching import Matcher
+from bot.model import DigestStory
+from bot.outbox import FlushReport, flush_outbox
+from bot.pipeline import Ingestor, PollReport, poll_feed
+from bot.rulefiles import load_watchlist
+from bot.scheduler import Scheduler
+from bot.senders import ConsoleSender, Sender, TelegramSender
+from bot.settings import Settings
+from bot.watchlist import Channel, FeedRule, Mode, Watchlist
+from storage import Store, open_store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+OnReport = Callable[[PollReport], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    watchlist: Watchlist
+    store: Store
+    ingestor: Ingestor
+    sender: Sender
+    clock: Clock = utcnow
+    limits: FetchLimits = field(default_factory=FetchLimits)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def load_rules(settings: Settings) -> Watchlist:
+    """Read the rule files named in settings; raises RuleFileError listing every problem."""
+    return load_watchlist(settings.rules)
+
+
+def build_matcher(watchlist: Watchlist) -> Matcher:
+    return Matcher(watchlist.rules, common_words())
+
+
+def build(
+    settings: Settings, watchlist: Watchlist | None = None, sender: Sender | None = None, clock: Clock = utcnow
+) -> App:
+    """Wire every part from settings; the cluster index is restored from recently stored stories."""
+    watchlist = watchlist if watchlist is not None else load_rules(settings)
+    store = open_store(settings.db)
+    index = ClusterIndex(DedupConfig(window=settings.dedup_window))
+    now = clock()
+    for story, cluster_id in store.recent_stories(now - settings.dedup_window):
+        index.restore(story, cluster_id, now)
+    ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
+    if sender is None:
+        token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
+        sender = TelegramSender(token, settings.telegram_api_url) if token else ConsoleSender()
+    limits = FetchLimits(max_bytes=settings.max_feed_bytes)
+    return App(settings, watchlist, store, ingestor, sender, clock, limits)
+
+
+async def poll_all(app: App, feeds: Sequence[FeedRule], on_report: OnReport | None = None) -> list[PollReport]:
+    """Poll feeds concurrently (bounded by settings.concurrency); one feed's failure never stops the others."""
+    gate = asyncio.Semaphore(app.settings.concurrency)
+    async with Fetcher(app.limits) as fetcher:
+
+        async def one(feed: FeedRule) -> PollReport:
+            async with gate:
+                report = await poll_feed(feed, fetcher, app.ingestor, app.clock, feed.every or app.settings.poll_every)
+            if on_report is not None:
+                on_report(report)
+            return report
+
+        return list(await asyncio.gather(*(one(feed) for feed in feeds)))
+
+
+async def once(app: App, on_report: OnReport | None = None) -> tuple[list[PollReport], FlushReport]:
+    """Poll every feed once, then deliver what the polls queued (alerts)."""
+    reports = await poll_all(app, app.watchlist.feeds, on_report)
+    await app.sender.start()
+    try:
+        flushed = await flush_outbox(app.store, app.sender, app.clock)
+    finally:
+        await app.sender.stop()
+    return reports, flushed
+
+
+def console_channel(settings: Settings) -> Channel:
+    """The pseudo-channel the console digest uses: every rule, in the configured timezone."""
+    return Channel(chat="console", follow=None, mode=Mode.DIGEST, timezone=settings.timezone)
+
+
+def render_text(app: App, stories: Sequence[DigestStory], channel: Channel, heading: str) -> str:
+    """Render stories as the plain-text digest of a channel (or of every rule for the console)."""
+    tz = ZoneInfo(channel.timezone)
+    followed = [(r.id, r.name) for r in app.watchlist.followed_by(channel)]
+    names = {r.id: r.name for r in app.watchlist.rules}
+    sections = build_sections(build_items(stories), followed)
+    return render_digest_text(sections, tz, period_heading(heading, app.clock(), tz), names)
+
+
+def find_channel(app: App, chat: str | None) -> Channel:
+    if chat is None:
+        return console_channel(app.settings)
+    for channel in app.watchlist.channels:
+        if channel.chat == chat:
+            return channel
+    known = ", ".join(c.chat for c in app.watchlist.channels) or "none"
+    raise LookupError(f"no channel {chat!r} in the rule files (channels: {known})")
+
+
+async def send_digest(app: App, channel: Channel, since: datetime | None = None) -> int:
+    """Queue a channel's digest (what is new since its last digest, or the last 24 h) and deliver it."""
+    until = app.clock()
+    if since is None:
+        since = await asyncio.to_thread(app.store.last_digest, channel.chat) or until - timedelta(hours=24)
+    stories = await asyncio.to_thread(app.store.digest_stories, since, until)
+    messages = digest_messages(app.watchlist, channel, stories, until)
+    await asyncio.to_thread(app.store.record_digest, channel.chat, until, messages)
+    return len(messages)
+
+
+async def run(app: App, stop: asyncio.Event | None = None) -> None:
+    """Run the service until SIGINT/SIGTERM (or `stop` is set): polls, digests, delivery, housekeeping."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not a Unix loop
+            pass
+    scheduler = Scheduler(app.settings.timezone)
+    await app.sender.start()
+    async with Fetcher(app.limits) as fetcher:
+        _schedule(app, scheduler, fetcher)
+        scheduler.start()
+        log.info(
+            "newsbot running",
+            extra={"feeds": len(app.watchlist.feeds), "channels": len(app.watchlist.channels),
+                   "sender": app.sender.name, "db": app.store.url},
+        )
+        try:
+            await stop.wait()
+        finally:
+            log.info("Stopping")
+            scheduler.shutdown()
+            await flush_outbox(app.store, app.sender, app.clock)
+            await app.sender.stop()
+
+
+def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher) -> None:
+    start = app.clock()
+    for i, feed in enumerate(app.watchlist.feeds):
+        every = feed.every or app.settings.poll_every
+
+        async def poll(feed: FeedRule = feed, every: timedelta = every) -> None:
+            await poll_feed(feed, fetcher, app.ingestor, app.clock, every)
+
+        # Spread the first polls over a few seconds rather than firing every feed at once.
+        scheduler.add_poll(feed.url, every, poll, first=start + timedelta(seconds=i * 0.5))
+    for channel in app.watchlist.channels:
+        if channel.mode is Mode.ALERT:
+            continue
+
+        async def digest(channel: Channel = channel) -> None:
+            await send_digest(app, channel)
+            await flush_outbox(app.store, app.sender, app.clock)
+
+        scheduler.add_daily(f"digest:{channel.chat}", channel.digest_at, channel.timezone, digest)
+
+    async def deliver() -> None:
+        await flush_outbox(app.store, app.sender, app.clock)
+
+    async def prune() -> None:
+        await asyncio.to_thread(app.store.prune, app.clock() - app.settings.retention)
+        app.ingestor.index.expire(app.clock())
+
+    scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
+    scheduler.add_every("retention", timedelta(hours=6), prune, first=start + timedelta(minutes=1))
+
+
+# -- demo ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDay:
+    day: str
+    reports: tuple[PollReport, ...]
+    digest: str
+    stories: int
+    clusters: int
+
+
+def demo_snapshots() -> list[tuple[str, list[FeedRule]]]:
+    """Return the bundled snapshot days, each with its feed files, oldest first."""
+    root = resources.files("bot") / "demo_data"
+    days = []
+    for folder in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name):
+        files = sorted((f for f in folder.iterdir() if f.name.endswith(".xml")), key=lambda f: f.name)
+        days.append((folder.name, [FeedRule(name="", url=str(Path(str(f)))) for f in files]))
+    return days
+
+
+async def demo(settings: Settings, on_report: OnReport | None = None) -> list[DemoDay]:
+    """Replay the bundled snapshots day by day through the whole pipeline, in a temporary database."""
+    watchlist = load_rules(settings)
+    days = []
+    with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
+        demo_settings = settings.model_copy(update={"db": f"sqlite:///{tmp}/demo.db", "telegram_token": None})
+        clock_value = [datetime(1970, 1, 1, tzinfo=UTC)]
+        app = build(demo_settings, replace(watchlist, feeds=()), ConsoleSender(), clock=lambda: clock_value[0])
+        try:
+            for day, feeds in demo_snapshots():
+                since = datetime.fromisoformat(day).replace(tzinfo=UTC)
+                clock_value[0] = since + timedelta(hours=23, minutes=59)
+                reports = await poll_all(app, feeds, on_report)
+                stories = await asyncio.to_thread(app.store.digest_stories, since, clock_value[0] + timedelta(seconds=1))
+                text = render_text(app, stories, console_channel(settings), "newsbot demo digest")
+                clusters = len({s.cluster_id for s in stories})
+                days.append(DemoDay(day, tuple(reports), text, len(stories), clusters))
+        finally:
+            app.close()
+    return days

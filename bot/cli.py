@@ -1,0 +1,350 @@
+"""The `newsbot` command line: parses flags and environment into Settings, calls `app`, prints, exits 0/1/2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot import __version__, app
+from bot.dedup import ClusterIndex, DedupConfig
+from bot.errors import ConfigError, NewsbotError, RuleFileError
+from bot.jsonl import BadLine, cluster_line, match_line, read_stories
+from bot.logs import setup_logging
+from bot.pipeline import PollReport
+from bot.rulefiles import load_watchlist, rule_files
+from bot.settings import Settings
+from bot.watchlist import parse_span
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+
+DESCRIPTION = """\
+newsbot polls news feeds, matches every new story against the people and topics you track,
+folds near-identical coverage from many outlets into one entry, and sends alerts and daily
+digests to Telegram (or prints them, when no bot token is set).
+
+Quick start:   newsbot demo          (replays bundled real feeds offline)
+               newsbot once          (polls the feeds in rules/ once)
+"""
+
+ENV_HELP = """\
+environment:
+  NEWSBOT_RULES              rule files or folders (default: rules/), separated by ':'
+  NEWSBOT_DB                 database URL (default: sqlite:///data/newsbot.db)
+  TELEGRAM_BOT_TOKEN         send to Telegram; without it messages are printed
+  NEWSBOT_TELEGRAM_BASE_URL  another Bot API server (a local one, or an emulator)
+  NEWSBOT_POLL_EVERY, NEWSBOT_CONCURRENCY, NEWSBOT_DEDUP_WINDOW, NEWSBOT_RETENTION,
+  NEWSBOT_TIMEZONE, NEWSBOT_MAX_FEED_BYTES, NEWSBOT_LOG_LEVEL   (see README)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--rules", action="append", metavar="PATH",
+                        help="rule file or folder (repeatable; default: $NEWSBOT_RULES or rules/)")
+    common.add_argument("--db", metavar="URL", help="database URL (default: $NEWSBOT_DB or sqlite:///data/newsbot.db)")
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity on stderr")
+
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description=DESCRIPTION, epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=summary, description=summary,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    command("run", "run the service: poll feeds on schedule, send alerts and daily digests (Ctrl-C stops)")
+    p = command("once", "poll every feed once, store, print or send what is new, exit")
+    p.add_argument("--quiet", action="store_true", help="print only the new stories, no progress or summary")
+    command("demo", "replay bundled real feed snapshots through the whole pipeline offline and print the digest")
+    p = command("check", "validate rule files; print a summary, or every error as file:line: field: message")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or folders (default: the configured rules)")
+    p = command("match", "stories JSONL in, matches JSONL out (backtest rules on an archive)")
+    p.add_argument("input", nargs="?", default="-", metavar="FILE", help="stories JSONL file, or - for stdin")
+    p = command("dedup", "stories JSONL in, cluster assignments JSONL out")
+    p.add_argument("input", nargs="?", default="-", metavar="FILE", help="stories JSONL file, or - for stdin")
+    p.add_argument("--window", default="48h", help="how far apart two copies of a story may be (default: 48h)")
+    p = command("digest", "render the digest from what is stored")
+    p.add_argument("--since", default=None, help="how far back, e.g. 24h or 3d (default: 24h, or since the "
+                                                  "chat's last digest with --send)")
+    p.add_argument("--chat", help="render for this channel of the rule files (its follows and timezone)")
+    p.add_argument("--send", action="store_true", help="queue and deliver it (Telegram, or the console) "
+                                                        "and remember it as the chat's last digest")
+    command("feeds", "each feed's health: last success, last error, items, next poll")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
+         stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line; return the exit status."""
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(stdout)
+        return EXIT_OK
+    try:
+        settings = Settings.from_env(os.environ if environ is None else environ, rules=args.rules, db=args.db,
+                                     log_level=args.log_level)
+    except ConfigError as exc:
+        print(f"newsbot: {exc}", file=stderr)
+        return EXIT_ERROR
+    secrets = [settings.telegram_token.get_secret_value()] if settings.telegram_token else []
+    setup_logging(settings.log_level if args.command == "run" else (args.log_level or "WARNING"), secrets)
+    out = _Out(stdout, stderr)
+    handler = {
+        "run": _run, "once": _once, "demo": _demo, "check": _check, "match": _match, "dedup": _dedup,
+        "digest": _digest, "feeds": _feeds,
+    }[args.command]
+    try:
+        return handler(args, settings, out, stdin)
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            print(problem, file=stderr)
+        print(f"newsbot: {len(exc.problems)} problem(s) in the rule files", file=stderr)
+        return EXIT_ERROR
+    except (NewsbotError, LookupError) as exc:
+        message = str(exc).strip("'\"")
+        for secret in secrets:
+            message = message.replace(secret, "***")
+        print(f"newsbot: {message}", file=stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+class _Out:
+    def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
+        self.stdout, self.stderr = stdout, stderr
+        self.console = Console(file=stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=stderr, highlight=False, soft_wrap=True)
+
+    def print(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+
+def _run(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    application = app.build(settings)
+    try:
+        asyncio.run(app.run(application))
+    finally:
+        application.close()
+    return EXIT_OK
+
+
+def _once(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    application = app.build(settings)
+    try:
+        feeds = application.watchlist.feeds
+        if not feeds:
+            out.print("No feeds in the rule files; nothing to poll.")
+            return EXIT_OK
+        with _progress(out, len(feeds), "Polling feeds", args.quiet) as on_report:
+            reports, flushed = asyncio.run(app.once(application, on_report))
+        new = [s for r in reports for s in r.new_matched]
+        if new:
+            heading = "newsbot: new stories"
+            out.print(app.render_text(application, new, app.console_channel(settings), heading))
+        if not args.quiet:
+            _print_poll_summary(out, reports, flushed.sent, application.sender.name)
+        return EXIT_OK
+    finally:
+        application.close()
+
+
+def _demo(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    days = app.demo_snapshots()
+    total = sum(len(feeds) for _, feeds in days)
+    with _progress(out, total, "Replaying snapshots", False) as on_report:
+        results = asyncio.run(app.demo(settings, on_report))
+    for day in results:
+        entries = sum(r.entries for r in day.reports)
+        errors = [r for r in day.reports if r.outcome == "error"]
+        out.print(f"\n### {day.day}: {len(day.reports)} feeds, {entries} stories read; "
+                  f"{day.stories} matched stories folded into {day.clusters} entries\n")
+        out.print(day.digest or "(nothing matched the watchlist)")
+        for report in errors:
+            out.print(f"  ! {report.feed or report.url}: {report.error}")
+    out.print("Demo done: this was a temporary database. Run `newsbot once` to poll the live feeds in rules/.")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    paths = args.paths or list(settings.rules)
+    watchlist = load_watchlist(paths)
+    files = rule_files(paths)
+    alerting = sum(1 for r in watchlist.rules if r.priority.value == "alert")
+    out.print(
+        f"OK: {len(files)} rule file(s): {len(watchlist.feeds)} feeds, {len(watchlist.people)} people, "
+        f"{len(watchlist.topics)} topics ({alerting} alerting), {len(watchlist.channels)} channels"
+    )
+    return EXIT_OK
+
+
+def _open_input(name: str, stdin: TextIO) -> TextIO:
+    if name == "-":
+        return stdin
+    try:
+        return open(name, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise NewsbotError(f"unable to read {name}: {exc.strerror or exc}") from None
+
+
+def _match(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    watchlist = load_watchlist(args.rules or list(settings.rules))
+    matcher = app.build_matcher(watchlist)
+    handle = _open_input(args.input, stdin)
+    bad = 0
+    try:
+        for item in read_stories(handle):
+            if isinstance(item, BadLine):
+                bad += 1
+                print(f"newsbot match: {args.input}: {item}", file=out.stderr)
+                continue
+            out.stdout.write(match_line(item.id, matcher.match(item)) + "\n")
+    finally:
+        if handle is not stdin:
+            handle.close()
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def _dedup(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    try:
+        window = parse_span(args.window)
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from None
+    index = ClusterIndex(DedupConfig(window=window))
+    handle = _open_input(args.input, stdin)
+    bad = 0
+    latest = datetime(1970, 1, 1, tzinfo=UTC)
+    try:
+        for item in read_stories(handle):
+            if isinstance(item, BadLine):
+                bad += 1
+                print(f"newsbot dedup: {args.input}: {item}", file=out.stderr)
+                continue
+            latest = max(latest, item.published or latest)
+            out.stdout.write(cluster_line(index.assign(item, latest)) + "\n")
+    finally:
+        if handle is not stdin:
+            handle.close()
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def _digest(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    try:
+        since_delta = parse_span(args.since) if args.since else None
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    application = app.build(settings)
+    try:
+        channel = app.find_channel(application, args.chat)
+        now = application.clock()
+        since = now - since_delta if since_delta else None
+        if args.send:
+            if args.chat is None:
+                raise ConfigError("--send needs --chat: a digest is sent to one channel of the rule files")
+            queued, flushed = asyncio.run(_send_digest(application, channel, since))
+            out.print(f"Digest for {channel.chat}: {queued} message(s) queued, {flushed} sent "
+                      f"via {application.sender.name}.")
+            return EXIT_OK
+        stories = application.store.digest_stories(since or now - timedelta(hours=24), now)
+        text = app.render_text(application, stories, channel, "newsbot digest")
+        out.print(text or "No matched stories in that period.")
+        return EXIT_OK
+    finally:
+        application.close()
+
+
+async def _send_digest(application: app.App, channel: app.Channel, since: datetime | None) -> tuple[int, int]:
+    queued = await app.send_digest(application, channel, since)
+    await application.sender.start()
+    try:
+        flushed = await app.flush_outbox(application.store, application.sender, application.clock)
+    finally:
+        await application.sender.stop()
+    return queued, flushed.sent
+
+
+def _feeds(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    application = app.build(settings)
+    try:
+        states = {s.url: s for s in application.store.feed_states()}
+        table = Table(title=f"{len(application.watchlist.feeds)} feeds", title_justify="left")
+        for column in ("feed", "health", "last success", "items", "next poll", "last error"):
+            table.add_column(column, overflow="fold")
+        now = application.clock()
+        for feed in application.watchlist.feeds:
+            state = states.get(feed.url)
+            if state is None:
+                table.add_row(feed.name, "never polled", "-", "-", "-", "")
+                continue
+            health = "ok" if not state.error_count else f"failing ({state.error_count}×)"
+            table.add_row(feed.name, health, _ago(state.last_success, now), str(state.items_seen),
+                          _ago(state.next_poll, now), state.last_error or "")
+        out.console.print(table)
+        return EXIT_OK
+    finally:
+        application.close()
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    text = (f"{seconds:.0f}s" if seconds < 90 else f"{seconds / 60:.0f}m" if seconds < 5400
+            else f"{seconds / 3600:.1f}h" if seconds < 172800 else f"{seconds / 86400:.0f}d")
+    return f"in {text}" if future else f"{text} ago"
+
+
+class _progress:
+    """A progress bar on stderr for long polls (only on a terminal); yields the per-feed callback."""
+
+    def __init__(self, out: _Out, total: int, label: str, quiet: bool) -> None:
+        self.enabled = not quiet and out.stderr.isatty()
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=out.err,
+                            transient=True)
+        self.task = self.bar.add_task(label, total=total, last="")
+
+    def __enter__(self) -> _OnReport:
+        if self.enabled:
+            self.bar.start()
+        return self._advance
+
+    def _advance(self, report: PollReport) -> None:
+        if self.enabled:
+            self.bar.update(self.task, advance=1, last=(report.feed or report.url)[:40])
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.bar.stop()
+
+
+_OnReport = app.OnReport
+
+
+def _print_poll_summary(out: _Out, reports: list[PollReport], sent: int, sender: str) -> None:
+    new = sum(r.new for r in reports)
+    matched = sum(r.matched for r in reports)
+    errors = [r for r in reports if r.outcome == "error"]
+    unchanged = sum(1 for r in reports if r.outcome == "unchanged")
+    if new == 0:
+        out.print(f"No new stories ({len(reports)} feeds: {unchanged} unchanged, {len(errors)} failed).")
+    else:
+        out.print(f"{new} new stories from {len(reports)} feeds, {matched} new matched entries; "
+                  f"{sent} alert message(s) sent via {sender}.")
+    for report in errors:
+        out.print(f"  ! {report.feed or report.url}: {report.error}")

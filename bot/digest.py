@@ -1,0 +1,168 @@
+"""Build and render digests: one entry per cluster, grouped by person or topic.
+
+A cluster is headed by its earliest story and names the other outlets that carried it ("also: ...").
+It is listed once, under the first followed rule it matched (in the channel's order); other rules it
+matched are noted on the line. Telegram messages are HTML with every piece of feed text escaped and
+matched terms in bold, split at entry boundaries so no message exceeds 4,096 characters.
+The plain-text rendering carries the same content for the console.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.model import DigestItem, DigestStory, Field
+
+TELEGRAM_LIMIT = 4096
+MAX_ALSO = 4
+MAX_TITLE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    rule_id: str
+    name: str
+    items: tuple[DigestItem, ...]
+
+
+def build_items(stories: Iterable[DigestStory]) -> list[DigestItem]:
+    """Fold stories into one item per cluster, headed by the earliest story, newest clusters first."""
+    clusters: dict[str, list[DigestStory]] = {}
+    for story in stories:
+        clusters.setdefault(story.cluster_id, []).append(story)
+    items = []
+    for members in clusters.values():
+        members.sort(key=lambda s: (s.published, s.id))
+        head = members[0]
+        also = tuple(dict.fromkeys(s.source for s in members[1:] if s.source and s.source != head.source))
+        rules = tuple(dict.fromkeys(m.rule for s in members for m in s.matches))
+        items.append(DigestItem(head=head, also=also, rules=rules))
+    items.sort(key=lambda i: (i.head.published, i.head.id), reverse=True)
+    return items
+
+
+def build_sections(items: Iterable[DigestItem], rules: Sequence[tuple[str, str]]) -> list[Section]:
+    """Group items under the first followed rule (id, name) each one matched; unfollowed items are left out."""
+    order = {rule_id: i for i, (rule_id, _) in enumerate(rules)}
+    grouped: dict[str, list[DigestItem]] = {}
+    for item in items:
+        followed = sorted((r for r in item.rules if r in order), key=order.__getitem__)
+        if followed:
+            grouped.setdefault(followed[0], []).append(item)
+    return [Section(rid, name, tuple(grouped[rid])) for rid, name in rules if rid in grouped]
+
+
+def render_digest(
+    sections: Sequence[Section], tz: ZoneInfo, heading: str, names: dict[str, str] | None = None
+) -> list[str]:
+    """Render a digest as Telegram HTML messages of at most 4,096 characters; no sections, no messages."""
+    if not sections:
+        return []
+    count = sum(len(s.items) for s in sections)
+    head = f"<b>{html.escape(heading)}</b>\n{count} {'story' if count == 1 else 'stories'}"
+    blocks: list[tuple[str, str]] = []
+    for section in sections:
+        title = f"\n<b>{html.escape(section.name)}</b> ({len(section.items)})"
+        for item in section.items:
+            blocks.append((title, _html_line(item, tz, section.rule_id, names or {})))
+    return _pack(head, blocks)
+
+
+def render_digest_text(
+    sections: Sequence[Section], tz: ZoneInfo, heading: str, names: dict[str, str] | None = None
+) -> str:
+    """Render a digest as plain text for the console."""
+    if not sections:
+        return ""
+    count = sum(len(s.items) for s in sections)
+    lines = [heading, "=" * len(heading), f"{count} {'story' if count == 1 else 'stories'}"]
+    for section in sections:
+        lines += ["", f"{section.name} ({len(section.items)})"]
+        for item in section.items:
+            story = item.head
+            lines.append(f"  • {_clip(story.title)}")
+            lines.append(f"    {_meta(item, tz, section.rule_id, names or {})}")
+            if story.url:
+                lines.append(f"    {story.url}")
+    return "\n".join(lines) + "\n"
+
+
+def render_alert(item: DigestItem, rule_name: str, tz: ZoneInfo, names: dict[str, str] | None = None) -> str:
+    """Render an instant alert for one cluster as Telegram HTML."""
+    return f"🔔 <b>{html.escape(rule_name)}</b>\n{_html_line(item, tz, '', names or {})}"
+
+
+def to_plain(html_text: str) -> str:
+    """Strip the few tags the renderer emits, for a resend as plain text."""
+    return html.unescape(re.sub(r"</?(?:b|i|a)(?: [^>]*)?>", "", html_text))
+
+
+def _html_line(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, str]) -> str:
+    story = item.head
+    title = _highlight(story)
+    link = f'<a href="{html.escape(story.url, quote=True)}">{title}</a>' if story.url.startswith("http") else title
+    return f"• {link}\n  <i>{html.escape(_meta(item, tz, section_rule, names))}</i>"
+
+
+def _meta(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, str]) -> str:
+    story = item.head
+    local = story.published.astimezone(tz)
+    parts = [story.source or "unknown outlet", local.strftime("%d %b %H:%M")]
+    if item.also:
+        shown = ", ".join(item.also[:MAX_ALSO])
+        extra = len(item.also) - MAX_ALSO
+        parts.append(f"also: {shown}" + (f" (+{extra})" if extra > 0 else ""))
+    others = [names.get(r, r) for r in item.rules if r != section_rule and r in names]
+    if others:
+        parts.append("also about: " + ", ".join(others[:3]))
+    return " · ".join(parts)
+
+
+def _highlight(story: DigestStory) -> str:
+    """Escape the title, with the words that matched in bold."""
+    title = story.title
+    spans = sorted(
+        {(m.start, m.end) for m in story.matches if m.field is Field.TITLE and title[m.start : m.end] == m.text}
+    )
+    out, pos = [], 0
+    for start, end in spans:
+        if start < pos or end > MAX_TITLE:
+            continue
+        out += [html.escape(title[pos:start]), "<b>", html.escape(title[start:end]), "</b>"]
+        pos = end
+    out.append(html.escape(title[pos:MAX_TITLE]) + ("…" if len(title) > MAX_TITLE else ""))
+    return " ".join("".join(out).split())
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
+
+
+def _pack(head: str, blocks: list[tuple[str, str]]) -> list[str]:
+    messages: list[str] = []
+    current = head
+    current_section = ""
+    for section, line in blocks:
+        piece = (f"{section}\n" if section != current_section else "") + line
+        if len(current) + 1 + len(piece) > TELEGRAM_LIMIT:
+            messages.append(current)
+            current = f"{section} (cont.)\n{line}".lstrip("\n")
+        else:
+            current = f"{current}\n{piece}"
+        current_section = section
+        if len(current) > TELEGRAM_LIMIT:  # a single entry longer than a message: cut it, keep the rest
+            messages.append(current[: TELEGRAM_LIMIT - 1] + "…")
+            current = ""
+    if current:
+        messages.append(current)
+    return messages
+
+
+def period_heading(title: str, now: datetime, tz: ZoneInfo) -> str:
+    return f"{title} · {now.astimezone(tz).strftime('%a %d %b %Y')}"

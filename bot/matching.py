@@ -1,0 +1,305 @@
+"""Match stories against the watchlist's people and topics.
+
+Semantics, in the order they are applied:
+1. Title and summary are normalised separately (`bot.normalize`); a term never spans the two.
+2. A term matches where its words stand consecutively, on word boundaries. A word ending in `*` matches
+   any word that begins with it (`deport*`: deport, deported, deportation).
+3. Other words may differ by typos, scaled to their length: up to 4 letters exact, 5 to 8 letters one edit,
+   9 or more two (an edit is an insertion, deletion, substitution or swap of neighbours). A rule's `fuzzy:`
+   (0-100) replaces that scale: a word then needs at least that similarity; 100 means exact.
+4. A typo match is refused where it would turn an ordinary word into a term: the story's word must not be
+   a common word of the language (the `lexicon`), must start with the same letter, and for people's names
+   must be capitalised unless the text is in capitals throughout. So "garage" is never Farage and "Philip"
+   never Philp, while "Keir Stamer" and "Badenoh" still find their people.
+5. A person matches on their `name`, or on an alias when the rule has no `context` or one of the context
+   terms is in the story (title or summary). A topic matches when one of its `terms` matches (if it has
+   any), every `all` group has a matching term, and, for aliases, a context term is present. Any `none`
+   term vetoes the rule. `fields:` limits all of this to the title or the summary.
+6. Each matching rule yields one `Match`: its best evidence (title before summary, then score, then the
+   longer term). Matches are ordered the same way, so a title match ranks above a summary match.
+
+Speed: a story's distinct words are looked up in an index of the watchlist's words (exact, prefix and a
+deletion-neighbourhood index for typos), and the result is cached per distinct word, so the cost of a story
+grows with its length and the number of candidate terms, not with the size of the watchlist.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import OSA
+
+from bot.model import Field, Match, RuleKind, Story
+from bot.normalize import Token, fold_word, is_shouting, prepare, tokenize
+from bot.watchlist import Fields, Rule
+
+MAX_EDITS = 2
+_WORD_CACHE_LIMIT = 500_000
+
+
+class Role(enum.IntEnum):
+    TERM = 0  # a person's name or a topic's term: enough on its own
+    ALIAS = 1  # needs context when the rule has any
+    GROUP = 2  # one of the rule's `all` groups
+    CONTEXT = 3
+    NONE = 4
+
+
+def edits_for(word: str, fuzzy: int | None) -> int:
+    """Return how many typos a word of a term may carry."""
+    if fuzzy is not None:
+        return min(MAX_EDITS, int(len(word) * (100 - fuzzy) / 100))
+    if len(word) <= 4:
+        return 0
+    return 1 if len(word) <= 8 else 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    text: str
+    prefix: bool
+    edits: int
+    is_name: bool
+
+
+@dataclass(slots=True)
+class _Term:
+    text: str
+    patterns: tuple[int, ...]
+    uses: list[tuple[int, Role, int]] = field(default_factory=list)  # (rule index, role, group index)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    pattern: int
+    score: float
+    fuzzy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    term: int
+    field: Field
+    score: float
+    start: int
+    end: int
+    text: str
+
+    def rank(self) -> tuple[int, float, int]:
+        return (self.field is Field.TITLE, self.score, self.end - self.start)
+
+
+class Matcher:
+    """A watchlist compiled for fast matching. Build once per rule set; `match` is safe to call repeatedly."""
+
+    def __init__(self, rules: Sequence[Rule], lexicon: Collection[str] = frozenset()) -> None:
+        self.rules = tuple(rules)
+        self._lexicon = lexicon
+        self._patterns: list[_Pattern] = []
+        self._pattern_ids: dict[_Pattern, int] = {}
+        self._terms: list[_Term] = []
+        self._term_ids: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._starts: dict[int, list[int]] = {}
+        self._exact: dict[str, list[int]] = {}
+        self._prefix: dict[str, list[int]] = {}
+        self._deletes: dict[str, list[int]] = {}
+        self._cache: dict[str, tuple[_Hit, ...]] = {}
+        for index, rule in enumerate(self.rules):
+            self._compile_rule(index, rule)
+        self._index_patterns()
+
+    def _compile_rule(self, index: int, rule: Rule) -> None:
+        is_name = rule.kind is RuleKind.PERSON
+        roles: list[tuple[Iterable[str], Role, int]] = [
+            (rule.terms, Role.TERM, 0),
+            (rule.aliases, Role.ALIAS, 0),
+            (rule.context, Role.CONTEXT, 0),
+            (rule.none, Role.NONE, 0),
+        ]
+        roles.extend((group, Role.GROUP, g) for g, group in enumerate(rule.all))
+        for texts, role, group in roles:
+            for text in texts:
+                names = is_name and role in (Role.TERM, Role.ALIAS)
+                term = self._term_for(text, rule.fuzzy, names)
+                if term is not None:
+                    self._terms[term].uses.append((index, role, group))
+
+    def _term_for(self, text: str, fuzzy: int | None, is_name: bool) -> int | None:
+        wildcard = text.rstrip().endswith("*")
+        tokens = tokenize(prepare(text.rstrip().rstrip("*")))
+        if not tokens:
+            return None
+        patterns = []
+        for i, token in enumerate(tokens):
+            prefix = wildcard and i == len(tokens) - 1
+            edits = 0 if prefix else edits_for(token.norm, fuzzy)
+            pattern = _Pattern(token.norm, prefix, edits, is_name)
+            patterns.append(self._pattern_ids.setdefault(pattern, len(self._pattern_ids)))
+            if patterns[-1] == len(self._patterns):
+                self._patterns.append(pattern)
+        key = (text, tuple(patterns))
+        if key not in self._term_ids:
+            self._term_ids[key] = len(self._terms)
+            self._terms.append(_Term(text.strip(), tuple(patterns)))
+            self._starts.setdefault(patterns[0], []).append(self._term_ids[key])
+        return self._term_ids[key]
+
+    def _index_patterns(self) -> None:
+        for pid, pattern in enumerate(self._patterns):
+            if pattern.prefix:
+                self._prefix.setdefault(pattern.text, []).append(pid)
+                continue
+            self._exact.setdefault(pattern.text, []).append(pid)
+            for variant in _deletions(pattern.text, pattern.edits):
+                self._deletes.setdefault(variant, []).append(pid)
+
+    def _lookup(self, word: str) -> tuple[_Hit, ...]:
+        """Return the watchlist words a story word matches; cached per distinct word."""
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        hits: dict[int, _Hit] = {pid: _Hit(pid, 100.0, False) for pid in self._exact.get(word, ())}
+        for k in range(3, len(word) + 1):
+            for pid in self._prefix.get(word[:k], ()):
+                hits[pid] = _Hit(pid, 100.0, False)
+        if self._deletes and len(word) >= 4 and word not in self._lexicon:
+            for variant in _deletions(word, MAX_EDITS):
+                for pid in self._deletes.get(variant, ()):
+                    if pid not in hits:
+                        hit = self._verify(word, pid)
+                        if hit is not None:
+                            hits[pid] = hit
+        result = tuple(hits.values())
+        if len(self._cache) >= _WORD_CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = result
+        return result
+
+    def _verify(self, word: str, pid: int) -> _Hit | None:
+        pattern = self._patterns[pid]
+        if word[0] != pattern.text[0]:
+            return None
+        distance = OSA.distance(word, pattern.text, score_cutoff=pattern.edits)
+        if distance > pattern.edits:
+            return None
+        score = 100.0 * (1 - distance / max(len(word), len(pattern.text)))
+        return _Hit(pid, round(score, 1), True)
+
+    def match(self, story: Story) -> list[Match]:
+        """Return one Match per rule the story satisfies, best first."""
+        found: dict[tuple[int, Field], _Found] = {}
+        for fld, text in ((Field.TITLE, story.title), (Field.SUMMARY, story.summary)):
+            if text:
+                self._scan(fld, text, found)
+        if not found:
+            return []
+        by_rule: dict[int, list[tuple[Role, int, _Found]]] = {}
+        for (term_id, _), hit in found.items():
+            for rule_index, role, group in self._terms[term_id].uses:
+                by_rule.setdefault(rule_index, []).append((role, group, hit))
+        matches = []
+        for rule_index, evidence in by_rule.items():
+            match = self._decide(self.rules[rule_index], evidence)
+            if match is not None:
+                matches.append((match, rule_index))
+        matches.sort(key=lambda m: (m[0].field is not Field.TITLE, -m[0].score, m[1]))
+        return [m for m, _ in matches]
+
+    def _scan(self, fld: Field, raw: str, found: dict[tuple[int, Field], _Found]) -> None:
+        text = prepare(raw)
+        tokens = tokenize(text)
+        shouting: bool | None = None
+        per_token: list[dict[int, float]] = []
+        for token in tokens:
+            hits = self._lookup(token.norm)
+            accepted: dict[int, float] = {}
+            for hit in hits:
+                if hit.fuzzy and self._patterns[hit.pattern].is_name and not token.capitalised:
+                    if shouting is None:
+                        shouting = is_shouting(text)
+                    if not shouting:
+                        continue
+                accepted[hit.pattern] = hit.score
+            per_token.append(accepted)
+        for i, accepted in enumerate(per_token):
+            for pid in accepted:
+                for term_id in self._starts.get(pid, ()):
+                    self._extend(term_id, i, fld, text, tokens, per_token, found)
+
+    def _extend(
+        self,
+        term_id: int,
+        i: int,
+        fld: Field,
+        text: str,
+        tokens: list[Token],
+        per_token: list[dict[int, float]],
+        found: dict[tuple[int, Field], _Found],
+    ) -> None:
+        patterns = self._terms[term_id].patterns
+        if i + len(patterns) > len(tokens):
+            return
+        scores = []
+        for offset, pid in enumerate(patterns):
+            score = per_token[i + offset].get(pid)
+            if score is None:
+                return
+            scores.append(score)
+        start, end = tokens[i].start, tokens[i + len(patterns) - 1].end
+        hit = _Found(term_id, fld, min(scores), start, end, text[start:end])
+        best = found.get((term_id, fld))
+        if best is None or hit.score > best.score:
+            found[(term_id, fld)] = hit
+
+    def _decide(self, rule: Rule, evidence: list[tuple[Role, int, _Found]]) -> Match | None:
+        allowed = [(r, g, f) for r, g, f in evidence if _in_fields(f.field, rule.fields)]
+        if any(role is Role.NONE for role, _, _ in allowed):
+            return None
+        has_context = any(role is Role.CONTEXT for role, _, _ in allowed)
+        direct = [f for role, _, f in allowed if role is Role.TERM]
+        aliases = [f for role, _, f in allowed if role is Role.ALIAS]
+        if aliases and (has_context or not rule.context):
+            direct += aliases
+        groups: dict[int, list[_Found]] = {}
+        for role, group, hit in allowed:
+            if role is Role.GROUP:
+                groups.setdefault(group, []).append(hit)
+        if len(groups) < len(rule.all):
+            return None
+        needs_direct = bool(rule.terms or rule.aliases)
+        if needs_direct and not direct:
+            return None
+        candidates = direct or list(itertools.chain.from_iterable(groups.values()))
+        best = max(candidates, key=_Found.rank)
+        return Match(
+            rule=rule.id,
+            kind=rule.kind,
+            term=self._terms[best.term].text,
+            field=best.field,
+            text=best.text,
+            score=best.score,
+            start=best.start,
+            end=best.end,
+        )
+
+
+def _in_fields(fld: Field, fields: Fields) -> bool:
+    return fields is Fields.BOTH or fld.value == fields.value
+
+
+def _deletions(word: str, edits: int) -> set[str]:
+    """Return the word and every string made from it by deleting up to `edits` letters."""
+    variants = {word}
+    frontier = {word}
+    for _ in range(edits):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier if len(w) > 1 for i in range(len(w))}
+        variants |= frontier
+    return variants
+
+
+def build_lexicon(common_words: Iterable[str]) -> frozenset[str]:
+    """Fold a list of common words into the form the matcher compares against."""
+    return frozenset(fold_word(w) for w in common_words)

@@ -1,0 +1,138 @@
+"""The core value types passed between newsbot's layers. Data only."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Field(enum.StrEnum):
+    TITLE = "title"
+    SUMMARY = "summary"
+
+
+class RuleKind(enum.StrEnum):
+    PERSON = "person"
+    TOPIC = "topic"
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One news item, as parsed from a feed or read from JSONL."""
+
+    id: str
+    title: str
+    summary: str = ""
+    url: str = ""
+    canonical_url: str = ""
+    source: str = ""
+    published: datetime | None = None
+    feed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why a story matched a rule: the best term found, where, and how closely."""
+
+    rule: str
+    kind: RuleKind
+    term: str
+    field: Field
+    text: str
+    score: float
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterAssignment:
+    """Where the clusterer put a story: the cluster id is the id of its first story."""
+
+    story_id: str
+    cluster_id: str
+    is_new_cluster: bool
+    reason: str = "new"
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestStory:
+    """A stored story as the digest sees it."""
+
+    id: str
+    title: str
+    url: str
+    source: str
+    published: datetime
+    cluster_id: str
+    matches: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One entry of a digest: a cluster, headed by its first story, with the other outlets that carried it."""
+
+    head: DigestStory
+    also: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message waiting in the outbox. `key` is unique per (chat, period or alert, part)."""
+
+    key: str
+    chat: str
+    text: str
+    plain_text: str = ""
+    disable_preview: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What newsbot knows about one feed's health and its conditional-GET validators."""
+
+    url: str
+    name: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    items_seen: int = 0
+    next_poll: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one fetch. `error` is set for the feed's own failures; fetch never raises for them."""
+
+    url: str
+    status: int = 0
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str = ""
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """Stories parsed from one feed document, and a note if the document was malformed."""
+
+    stories: tuple[Story, ...]
+    title: str = ""
+    warning: str | None = None
+    error: str | None = None

@@ -1,0 +1,168 @@
+"""Parse feed documents with feedparser into Stories. The only module that imports feedparser.
+
+Each entry becomes a Story: a stable id (the guid; else the link; else a hash of title and date), the
+canonical URL, title and summary as plain text (HTML stripped, entities decoded, whitespace folded), the
+published time in UTC and the outlet's name. A malformed document that still yields entries is used (with
+a warning); one that yields none is an error for that feed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
+
+import feedparser
+
+from bot.model import ParseResult, Story
+from bot.urls import canonical_url, resolve_redirect
+
+MAX_TITLE = 1_000
+MAX_SUMMARY = 5_000
+_BLOCK_TAGS = frozenset({"p", "br", "div", "li", "ul", "ol", "tr", "td", "h1", "h2", "h3", "h4", "blockquote"})
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
+
+
+def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str, feed_name: str = "") -> ParseResult:
+    """Parse a fetched document into stories; never raises for a bad document."""
+    try:
+        parsed = feedparser.parse(content, response_headers=dict(headers), sanitize_html=True)
+    except Exception as exc:  # feedparser's contract is bozo, but a parser deep inside can still throw
+        return ParseResult((), error=f"parse: feed could not be parsed ({type(exc).__name__}: {exc})")
+    channel = parsed.get("feed", {})
+    outlet = feed_name or html_to_text(channel.get("title", "")) or urlsplit(feed_url).hostname or feed_url
+    stories = []
+    for entry in parsed.get("entries", []):
+        story = _story(entry, feed_url, outlet)
+        if story is not None:
+            stories.append(story)
+    reason = _bozo_reason(parsed)
+    if not stories:
+        if _looks_like_html(content):
+            return ParseResult((), error="parse: got a web page, not a feed")
+        return ParseResult((), error=f"parse: no entries{f' ({reason})' if reason else ''}")
+    return ParseResult(tuple(stories), title=outlet, warning=f"malformed feed, used anyway: {reason}" if reason else None)
+
+
+def _story(entry: Any, feed_url: str, outlet: str) -> Story | None:
+    title = _clip(html_to_text(entry.get("title", "")), MAX_TITLE)
+    summary = _clip(html_to_text(entry.get("summary", "") or _content(entry)), MAX_SUMMARY)
+    link = _link(entry)
+    if not title and not summary:
+        return None
+    if summary == title:
+        summary = ""
+    published = _when(entry)
+    target = resolve_redirect(link) if link else ""
+    source = entry.get("source", {}).get("title") if isinstance(entry.get("source"), dict) else None
+    return Story(
+        id=_stable_id(entry, link, title, published, feed_url),
+        title=title or _clip(summary, 120),
+        summary=summary,
+        url=target or link,
+        canonical_url=canonical_url(target or link) if (target or link) else "",
+        source=html_to_text(source) if source else outlet,
+        published=published,
+        feed=feed_url,
+    )
+
+
+def _stable_id(entry: Any, link: str, title: str, published: datetime | None, feed_url: str) -> str:
+    guid = str(entry.get("id") or "").strip()
+    if guid:
+        if "://" in guid or guid.startswith(("urn:", "tag:")):
+            return guid[:500]
+        return f"{urlsplit(feed_url).netloc or feed_url}#{guid}"[:500]
+    if link:
+        return canonical_url(link)[:500]
+    stamp = published.isoformat() if published else ""
+    digest = hashlib.sha1(f"{feed_url}\n{title}\n{stamp}".encode()).hexdigest()[:24]
+    return f"sha1:{digest}"
+
+
+def _link(entry: Any) -> str:
+    link = entry.get("link") or ""
+    if not link:
+        for candidate in entry.get("links", []):
+            if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
+                link = candidate["href"]
+                break
+    link = str(link).strip()
+    return link if link.startswith(("http://", "https://")) else ""
+
+
+def _content(entry: Any) -> str:
+    for part in entry.get("content", []) or []:
+        value = part.get("value")
+        if value:
+            return str(value)
+    return ""
+
+
+def _when(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _bozo_reason(parsed: Any) -> str:
+    if not parsed.get("bozo"):
+        return ""
+    exc = parsed.get("bozo_exception")
+    return str(exc).splitlines()[0][:200] if exc else "malformed document"
+
+
+def _looks_like_html(content: bytes) -> bool:
+    head = content[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in _SKIP_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS and self._skipping:
+            self._skipping -= 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(value: str) -> str:
+    """Return the visible text of an HTML fragment, entities decoded and whitespace folded."""
+    if not value:
+        return ""
+    if "<" not in value and "&" not in value:
+        return " ".join(value.split())
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(value)
+        extractor.close()
+    except Exception:  # HTMLParser is lenient, but not every malformed fragment is survivable
+        return " ".join(value.split())
+    return " ".join("".join(extractor.parts).split())

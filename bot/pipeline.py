@@ -1,0 +1,139 @@
+"""One poll of one feed: fetch -> parse -> new? -> match -> dedup -> store -> alerts in the outbox.
+
+The dependencies come in as parameters. Storage is synchronous and runs in a worker thread; matching and
+clustering run on the event loop under one lock, so two feeds carrying the same story cannot both store it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot.dedup import ClusterIndex
+from bot.delivery import alert_messages
+from bot.fetch import Fetcher
+from bot.matching import Matcher
+from bot.model import DigestStory, FeedState, FetchResult, Story
+from bot.parse import parse_feed
+from bot.watchlist import FeedRule, Watchlist
+from storage import Store, StoredStory
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+ALERT_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    feed: str
+    url: str
+    outcome: str  # "new" | "unchanged" | "error"
+    entries: int = 0
+    new: int = 0
+    matched: int = 0
+    error: str | None = None
+    warning: str | None = None
+    elapsed: float = 0.0
+    new_matched: tuple[DigestStory, ...] = ()
+
+
+class Ingestor:
+    """Turns parsed stories into stored, matched, clustered ones, and queues alerts. One per process."""
+
+    def __init__(self, store: Store, watchlist: Watchlist, matcher: Matcher, index: ClusterIndex) -> None:
+        self.store = store
+        self.watchlist = watchlist
+        self.matcher = matcher
+        self.index = index
+        self.lock = asyncio.Lock()
+
+    def replace_rules(self, watchlist: Watchlist, matcher: Matcher) -> None:
+        self.watchlist, self.matcher = watchlist, matcher
+
+    async def ingest(self, stories: Sequence[Story], now: datetime) -> tuple[int, list[DigestStory]]:
+        """Store the stories not seen before; return how many were new and the new matched clusters."""
+        async with self.lock:
+            fresh = await asyncio.to_thread(self.store.unseen, stories)
+            items = []
+            for story in fresh:
+                found = tuple(self.matcher.match(story))
+                assignment = self.index.assign(story, now)
+                items.append((StoredStory(story, assignment.cluster_id, found), assignment.is_new_cluster))
+            inserted = set(await asyncio.to_thread(self.store.save_stories, [i for i, _ in items], now))
+        new_matched = [
+            _digest_story(item, now) for item, is_new in items if is_new and item.matches and item.story.id in inserted
+        ]
+        fresh_news = [s for s in new_matched if s.published >= now - ALERT_MAX_AGE]  # no alerts for a backlog
+        alerts = alert_messages(self.watchlist, fresh_news)
+        if alerts:
+            await asyncio.to_thread(self.store.enqueue, alerts, now)
+        return len(inserted), new_matched
+
+
+async def poll_feed(
+    feed: FeedRule, fetcher: Fetcher, ingestor: Ingestor, clock: Callable[[], datetime], every: timedelta
+) -> PollReport:
+    """Poll one feed once and record the outcome; ordinary feed failures are reported, never raised."""
+    store = ingestor.store
+    state = await asyncio.to_thread(store.feed_state, feed.url) or FeedState(url=feed.url, name=feed.name)
+    result = await fetcher.fetch(feed.url, state.etag, state.last_modified)
+    now = clock()
+    if not result.ok:
+        return await _failed(store, feed, state, result.error or "fetch failed", now, every, result.elapsed)
+    if result.not_modified:
+        await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, 0))
+        return PollReport(feed.name, feed.url, "unchanged", elapsed=result.elapsed)
+    parsed = await asyncio.to_thread(parse_feed, result.content, result.headers, feed.url, feed.name)
+    if parsed.error:
+        return await _failed(store, feed, state, parsed.error, now, every, result.elapsed)
+    if parsed.warning:
+        log.info("Feed is malformed but usable", extra={"feed": feed.name, "warning": parsed.warning})
+    new, matched = await ingestor.ingest(parsed.stories, now)
+    await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, new))
+    return PollReport(
+        feed.name, feed.url, "new" if new else "unchanged", len(parsed.stories), new, len(matched),
+        warning=parsed.warning, elapsed=result.elapsed, new_matched=tuple(matched),
+    )
+
+
+def _succeeded(state: FeedState, feed: FeedRule, result: FetchResult, now: datetime, every: timedelta, new: int) -> FeedState:
+    return replace(
+        state,
+        name=feed.name,
+        etag=result.etag if result.status != 304 else state.etag,
+        last_modified=result.last_modified if result.status != 304 else state.last_modified,
+        last_polled=now,
+        last_success=now,
+        last_error=None,
+        error_count=0,
+        items_seen=state.items_seen + new,
+        next_poll=now + every,
+    )
+
+
+async def _failed(
+    store: Store, feed: FeedRule, state: FeedState, error: str, now: datetime, every: timedelta, elapsed: float
+) -> PollReport:
+    errors = state.error_count + 1
+    backoff = min(every * (2 ** min(errors - 1, 10)), MAX_BACKOFF)
+    log.warning("Unable to poll feed", extra={"feed": feed.name, "url": feed.url, "error": error, "errors": errors})
+    failed = replace(state, name=feed.name, last_polled=now, last_error=error, error_count=errors, next_poll=now + backoff)
+    await asyncio.to_thread(store.record_fetch, failed)
+    return PollReport(feed.name, feed.url, "error", error=error, elapsed=elapsed)
+
+
+def _digest_story(item: StoredStory, now: datetime) -> DigestStory:
+    story = item.story
+    return DigestStory(
+        id=story.id,
+        title=story.title,
+        url=story.url,
+        source=story.source,
+        published=story.published or now,
+        cluster_id=item.cluster_id,
+        matches=item.matches,
+    )

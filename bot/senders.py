@@ -1,0 +1,122 @@
+"""Deliver outbox messages: to Telegram with python-telegram-bot, or to the console when no token is set.
+
+A sender never raises for a message's own failure; it returns a `SendOutcome` saying whether to retry
+(and when) or to give up, so the outbox can record it and carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol, TextIO
+
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, ExtBot
+
+from bot.model import OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    ok: bool
+    retry_after: float | None = None  # seconds; None with ok=False means give up
+    error: str = ""
+    chat_gone: bool = False
+
+
+class Sender(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome: ...
+
+
+class ConsoleSender:
+    """Print messages as plain text; the default when no bot token is configured."""
+
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        rule = "─" * 60
+        self.stream.write(f"{rule}\nto {message.chat}\n{message.plain_text or message.text}\n")
+        self.stream.flush()
+        return SendOutcome(True)
+
+
+class TelegramSender:
+    """Send through the Bot API with flood control (AIORateLimiter) and Telegram's error semantics."""
+
+    name = "telegram"
+
+    def __init__(self, token: str, base_url: str | None = None) -> None:
+        kwargs = {"base_url": base_url, "base_file_url": base_url.replace("/bot", "/file/bot")} if base_url else {}
+        # Telegram allows ~30 messages/s overall and 20/min per group; the limiter queues to stay under them.
+        self.bot = ExtBot(token, rate_limiter=AIORateLimiter(max_retries=2), **kwargs)
+
+    async def start(self) -> None:
+        await self.bot.initialize()
+
+    async def stop(self) -> None:
+        await self.bot.shutdown()
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        # Specs: https://core.telegram.org/bots/api#sendmessage
+        try:
+            await self._send(message.chat, message.text, ParseMode.HTML, message.disable_preview)
+        except BadRequest as exc:
+            if "can't parse entities" in exc.message.lower() and message.plain_text:
+                log.warning("Telegram rejected HTML; resending as plain text", extra={"chat": message.chat})
+                return await self._send_plain(message)
+            gone = "chat not found" in exc.message.lower()
+            return SendOutcome(False, error=f"telegram: {exc.message}", chat_gone=gone)
+        except TelegramError as exc:
+            return _outcome(exc)
+        return SendOutcome(True)
+
+    async def _send_plain(self, message: OutgoingMessage) -> SendOutcome:
+        try:
+            await self._send(message.chat, message.plain_text, None, message.disable_preview)
+        except TelegramError as exc:
+            return _outcome(exc)
+        return SendOutcome(True)
+
+    async def _send(self, chat: str, text: str, mode: ParseMode | None, no_preview: bool) -> None:
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+        await self.bot.send_message(
+            chat_id, text, parse_mode=mode, link_preview_options=LinkPreviewOptions(is_disabled=no_preview)
+        )
+
+
+def _outcome(exc: TelegramError) -> SendOutcome:
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():  # PTB 22 warns that retry_after becomes a timedelta; take either
+            warnings.simplefilter("ignore")
+            delay = exc.retry_after
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        return SendOutcome(False, retry_after=seconds, error="telegram: flood control")
+    if isinstance(exc, Forbidden):
+        return SendOutcome(False, error=f"telegram: forbidden ({exc.message})", chat_gone=True)
+    if isinstance(exc, InvalidToken):
+        return SendOutcome(False, error="telegram: the bot token was rejected")
+    if isinstance(exc, TimedOut | NetworkError):
+        return SendOutcome(False, retry_after=0.0, error=f"telegram: network error ({exc.message})")
+    return SendOutcome(False, error=f"telegram: {exc.message}")

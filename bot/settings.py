@@ -1,0 +1,104 @@
+"""Settings: one validated object built from flags and environment, passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from bot.watchlist import check_timezone, parse_span
+
+# Environment variable -> setting. Names from DESIGN.md, plus NEWSBOT_* for the rest.
+ENVIRONMENT = {
+    "NEWSBOT_RULES": "rules",
+    "NEWSBOT_DB": "db",
+    "TELEGRAM_BOT_TOKEN": "telegram_token",
+    "NEWSBOT_TELEGRAM_BASE_URL": "telegram_base_url",
+    "NEWSBOT_POLL_EVERY": "poll_every",
+    "NEWSBOT_CONCURRENCY": "concurrency",
+    "NEWSBOT_DEDUP_WINDOW": "dedup_window",
+    "NEWSBOT_RETENTION": "retention",
+    "NEWSBOT_TIMEZONE": "timezone",
+    "NEWSBOT_MAX_FEED_BYTES": "max_feed_bytes",
+    "NEWSBOT_LOG_LEVEL": "log_level",
+}
+
+
+class Settings(BaseModel):
+    """Everything newsbot can be told; defaults run on a fresh machine with no setup."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rules: tuple[Path, ...] = (Path("rules"),)
+    db: str = "sqlite:///data/newsbot.db"
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    poll_every: timedelta = timedelta(minutes=15)
+    concurrency: int = Field(default=20, ge=1, le=500)
+    dedup_window: timedelta = timedelta(hours=48)
+    retention: timedelta = timedelta(days=30)
+    timezone: str = "Europe/London"
+    max_feed_bytes: int = Field(default=10_000_000, ge=10_000)
+    log_level: str = "INFO"
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(p) for p in value.split(os.pathsep) if p)
+        return value
+
+    @field_validator("poll_every", "dedup_window", "retention", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_span(value) if not value.isdigit() else timedelta(seconds=int(value))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("telegram_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return level
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from an environment mapping, then flags (`overrides`, None meaning not given)."""
+        values: dict[str, Any] = {field: environ[name] for name, field in ENVIRONMENT.items() if environ.get(name)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            names = {field: name for name, field in ENVIRONMENT.items()}
+            problems = []
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else "settings"
+                shown = "<hidden>" if field == "telegram_token" else repr(error.get("input"))
+                message = str(error["msg"]).removeprefix("Value error, ")
+                problems.append(f"setting {names.get(field, field)} has value {shown}: {message}")
+            raise ConfigError("\n".join(problems)) from None
+
+    @property
+    def telegram_api_url(self) -> str | None:
+        """The Bot API base URL in python-telegram-bot's form (the token is appended to it)."""
+        if not self.telegram_base_url:
+            return None
+        base = self.telegram_base_url.rstrip("/")
+        return base if base.endswith("/bot") else f"{base}/bot"

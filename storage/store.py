@@ -1,0 +1,410 @@
+"""`Store`: newsbot's persistence, as domain verbs over `bot.model` values. One transaction per unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.errors import StorageError
+from bot.model import DigestStory, FeedState, Field, Match, OutgoingMessage, RuleKind, Story
+from storage.engine import make_engine, redacted
+from storage.migrations import migrate
+from storage.schema import digests, feeds, matches, outbox, stories
+
+_CHUNK = 400
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStory:
+    """A new story with what the pipeline decided about it, ready to be saved."""
+
+    story: Story
+    cluster_id: str
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    id: int
+    message: OutgoingMessage
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    feeds: int
+    stories: int
+    matched_stories: int
+    clusters: int
+    outbox_pending: int
+    outbox_sent: int
+    outbox_failed: int
+
+
+class Store:
+    """newsbot's database. Errors come out as `StorageError("storage: unable to ...")`, never with a password."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = redacted(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- feeds ---------------------------------------------------------------------------------------------
+
+    def feed_state(self, url: str) -> FeedState | None:
+        with self._read("read feed state") as conn:
+            row = conn.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
+        return FeedState(**row) if row else None
+
+    def feed_states(self) -> list[FeedState]:
+        with self._read("read feed states") as conn:
+            rows = conn.execute(select(feeds).order_by(feeds.c.name, feeds.c.url)).mappings().all()
+        return [FeedState(**row) for row in rows]
+
+    def record_fetch(self, state: FeedState) -> None:
+        """Save a feed's state after a poll (validators, health counters, schedule)."""
+        values = {
+            "name": state.name,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "last_polled": state.last_polled,
+            "last_success": state.last_success,
+            "last_error": state.last_error,
+            "error_count": state.error_count,
+            "items_seen": state.items_seen,
+            "next_poll": state.next_poll,
+        }
+        with self._write("record a fetch") as conn:
+            done = conn.execute(update(feeds).where(feeds.c.url == state.url).values(**values)).rowcount
+            if not done:
+                _insert_ignore(conn, feeds, [{"url": state.url, **values}])
+
+    # -- stories -------------------------------------------------------------------------------------------
+
+    def unseen(self, candidates: Sequence[Story]) -> list[Story]:
+        """Return the stories not stored before (by id or canonical URL), each once, in input order."""
+        seen_ids: set[str] = set()
+        seen_urls: set[str] = set()
+        with self._read("look up stories") as conn:
+            for chunk in _chunks(candidates):
+                ids = [s.id for s in chunk]
+                urls = [s.canonical_url for s in chunk if s.canonical_url]
+                query = select(stories.c.id, stories.c.canonical_url).where(
+                    or_(stories.c.id.in_(ids), stories.c.canonical_url.in_(urls))
+                )
+                for row in conn.execute(query):
+                    seen_ids.add(row.id)
+                    if row.canonical_url:
+                        seen_urls.add(row.canonical_url)
+        fresh = []
+        for story in candidates:
+            if story.id in seen_ids or (story.canonical_url and story.canonical_url in seen_urls):
+                continue
+            seen_ids.add(story.id)
+            if story.canonical_url:
+                seen_urls.add(story.canonical_url)
+            fresh.append(story)
+        return fresh
+
+    def save_stories(self, items: Sequence[StoredStory], fetched_at: datetime) -> list[str]:
+        """Store new stories with their cluster and matches; return the ids actually inserted."""
+        if not items:
+            return []
+        inserted: list[str] = []
+        with self._write("save stories") as conn:
+            for item in items:
+                row = _story_row(item, fetched_at)
+                if _insert_ignore(conn, stories, [row]) == 0:
+                    continue  # stored meanwhile by another worker: never twice
+                inserted.append(item.story.id)
+                if item.matches:
+                    conn.execute(matches.insert(), [_match_row(item.story.id, m) for m in item.matches])
+        return inserted
+
+    def recent_stories(self, since: datetime) -> list[tuple[Story, str]]:
+        """Return stories fetched since a time with their cluster ids, oldest first (to rebuild the index)."""
+        query = select(stories).where(stories.c.fetched_at >= since).order_by(stories.c.fetched_at)
+        with self._read("read recent stories") as conn:
+            rows = conn.execute(query).mappings().all()
+        return [(_story(row), row["cluster_id"]) for row in rows]
+
+    def digest_stories(self, since: datetime, until: datetime) -> list[DigestStory]:
+        """Return the matched clusters that first appeared in [since, until), with every member story."""
+        with self._read("read the digest") as conn:
+            firsts = (
+                select(stories.c.cluster_id, func.min(stories.c.fetched_at).label("first_seen"))
+                .group_by(stories.c.cluster_id)
+                .subquery()
+            )
+            new_clusters = select(firsts.c.cluster_id).where(
+                and_(firsts.c.first_seen >= since, firsts.c.first_seen < until)
+            )
+            matched = select(stories.c.cluster_id).join(matches, matches.c.story_id == stories.c.id)
+            rows = (
+                conn.execute(
+                    select(stories)
+                    .where(stories.c.cluster_id.in_(new_clusters), stories.c.cluster_id.in_(matched))
+                    .where(stories.c.fetched_at < until)
+                    .order_by(stories.c.fetched_at)
+                )
+                .mappings()
+                .all()
+            )
+            by_story = self._matches_for(conn, [r["id"] for r in rows])
+        return [
+            DigestStory(
+                id=r["id"],
+                title=r["title"],
+                url=r["url"],
+                source=r["source"],
+                published=r["published"] or r["fetched_at"],
+                cluster_id=r["cluster_id"],
+                matches=tuple(by_story.get(r["id"], ())),
+            )
+            for r in rows
+        ]
+
+    def _matches_for(self, conn: Connection, ids: Sequence[str]) -> dict[str, list[Match]]:
+        found: dict[str, list[Match]] = {}
+        for chunk in _chunks(ids):
+            for row in conn.execute(select(matches).where(matches.c.story_id.in_(chunk))).mappings():
+                found.setdefault(row["story_id"], []).append(_match(row))
+        return found
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete stories fetched before a time (and their matches); return how many went."""
+        with self._write("prune stories") as conn:
+            old = select(stories.c.id).where(stories.c.fetched_at < older_than)
+            conn.execute(delete(matches).where(matches.c.story_id.in_(old)))
+            return conn.execute(delete(stories).where(stories.c.fetched_at < older_than)).rowcount
+
+    # -- outbox --------------------------------------------------------------------------------------------
+
+    def enqueue(self, messages: Iterable[OutgoingMessage], now: datetime) -> int:
+        """Queue messages; a key queued before is ignored. Return how many were new."""
+        rows = [
+            {
+                "key": m.key,
+                "chat": m.chat,
+                "text": m.text,
+                "plain_text": m.plain_text,
+                "disable_preview": m.disable_preview,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for m in messages
+        ]
+        if not rows:
+            return 0
+        with self._write("queue messages") as conn:
+            return _insert_ignore(conn, outbox, rows)
+
+    def pending(self, now: datetime, limit: int = 100) -> list[QueuedMessage]:
+        """Return queued messages that are due, oldest first."""
+        query = (
+            select(outbox)
+            .where(outbox.c.status == "pending")
+            .where(or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._read("read the outbox") as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            QueuedMessage(
+                r["id"],
+                OutgoingMessage(r["key"], r["chat"], r["text"], r["plain_text"], r["disable_preview"]),
+                r["attempts"],
+            )
+            for r in rows
+        ]
+
+    def mark_sent(self, message_id: int, now: datetime) -> None:
+        with self._write("mark a message sent") as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == message_id)
+                .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=None)
+            )
+
+    def mark_failed(self, message_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: retried at `retry_at`, or given up for good when it is None."""
+        values: dict[str, Any] = {"attempts": outbox.c.attempts + 1, "last_error": error[:1000]}
+        values |= {"not_before": retry_at} if retry_at else {"status": "failed"}
+        with self._write("mark a message failed") as conn:
+            conn.execute(update(outbox).where(outbox.c.id == message_id).values(**values))
+
+    # -- digests -------------------------------------------------------------------------------------------
+
+    def last_digest(self, chat: str) -> datetime | None:
+        with self._read("read the last digest") as conn:
+            return conn.execute(select(digests.c.last_until).where(digests.c.chat == chat)).scalar()
+
+    def record_digest(self, chat: str, until: datetime, messages: Sequence[OutgoingMessage]) -> None:
+        """Queue a digest's messages and move the chat's digest mark, in one transaction."""
+        with self._write("record a digest") as conn:
+            if messages:
+                _insert_ignore(conn, outbox, [_outbox_row(m, until) for m in messages])
+            if conn.execute(update(digests).where(digests.c.chat == chat).values(last_until=until)).rowcount == 0:
+                _insert_ignore(conn, digests, [{"chat": chat, "last_until": until}])
+
+    # -- stats ---------------------------------------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        with self._read("read statistics") as conn:
+            count = lambda q: int(conn.execute(q).scalar() or 0)  # noqa: E731
+            status = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all())
+            return Stats(
+                feeds=count(select(func.count()).select_from(feeds)),
+                stories=count(select(func.count()).select_from(stories)),
+                matched_stories=count(select(func.count(func.distinct(matches.c.story_id)))),
+                clusters=count(select(func.count(func.distinct(stories.c.cluster_id)))),
+                outbox_pending=int(status.get("pending", 0)),
+                outbox_sent=int(status.get("sent", 0)),
+                outbox_failed=int(status.get("failed", 0)),
+            )
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+
+    def _read(self, what: str) -> _Transaction:
+        return _Transaction(self, what)
+
+    _write = _read
+
+
+class _Transaction:
+    def __init__(self, store: Store, what: str) -> None:
+        self.store = store
+        self.what = what
+        self._context: Any = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self._context = self.store.engine.begin()
+            conn: Connection = self._context.__enter__()
+            return conn
+        except SQLAlchemyError as exc:
+            raise _storage_error(self.what, exc, self.store.url) from None
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self._context.__exit__(*exc_info)
+        except SQLAlchemyError as exc:
+            raise _storage_error(self.what, exc, self.store.url) from None
+        if exc_info[0] is not None and isinstance(exc_info[1], SQLAlchemyError):
+            raise _storage_error(self.what, exc_info[1], self.store.url) from None
+
+
+def _storage_error(what: str, exc: SQLAlchemyError, url: str) -> StorageError:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+    return StorageError(f"storage: unable to {what} ({url}): {reason}")
+
+
+def open_store(url: str) -> Store:
+    """Open (creating and migrating if needed) the database at a SQLAlchemy URL."""
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        raise _storage_error("open the database", exc, redacted(url)) from None
+    except OSError as exc:
+        raise StorageError(f"storage: unable to open the database ({redacted(url)}): {exc}") from None
+    return Store(engine, url)
+
+
+def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping any that collide with a unique key; return how many went in."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite.insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    else:
+        raise StorageError(f"storage: unsupported database {dialect!r}; use SQLite or PostgreSQL")
+    total = 0
+    for row in rows:
+        total += conn.execute(statement, row).rowcount
+    return total
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _story_row(item: StoredStory, fetched_at: datetime) -> dict[str, Any]:
+    s = item.story
+    return {
+        "id": s.id,
+        "canonical_url": s.canonical_url or None,
+        "url": s.url,
+        "title": s.title,
+        "summary": s.summary,
+        "source": s.source,
+        "feed": s.feed,
+        "published": s.published,
+        "fetched_at": fetched_at,
+        "cluster_id": item.cluster_id,
+    }
+
+
+def _story(row: Any) -> Story:
+    return Story(
+        id=row["id"],
+        title=row["title"],
+        summary=row["summary"],
+        url=row["url"],
+        canonical_url=row["canonical_url"] or "",
+        source=row["source"],
+        published=row["published"],
+        feed=row["feed"],
+    )
+
+
+def _match_row(story_id: str, m: Match) -> dict[str, Any]:
+    return {
+        "story_id": story_id,
+        "rule": m.rule,
+        "kind": m.kind.value,
+        "term": m.term[:500],
+        "field": m.field.value,
+        "text": m.text[:500],
+        "score": m.score,
+        "span_start": m.start,
+        "span_end": m.end,
+    }
+
+
+def _match(row: Any) -> Match:
+    return Match(
+        rule=row["rule"],
+        kind=RuleKind(row["kind"]),
+        term=row["term"],
+        field=Field(row["field"]),
+        text=row["text"],
+        score=row["score"],
+        start=row["span_start"],
+        end=row["span_end"],
+    )
+
+
+def _outbox_row(m: OutgoingMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "key": m.key,
+        "chat": m.chat,
+        "text": m.text,
+        "plain_text": m.plain_text,
+        "disable_preview": m.disable_preview,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+    }
