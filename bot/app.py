@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import digest_messages
 from bot.digest import build_items, build_sections, period_heading, render_digest_text
-from bot.fetch import FetchLimits, Fetcher
+from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
 from bot.model import DigestStory
@@ -66,7 +66,10 @@ def build_matcher(watchlist: Watchlist) -> Matcher:
 
 
 def build(
-    settings: Settings, watchlist: Watchlist | None = None, sender: Sender | None = None, clock: Clock = utcnow
+    settings: Settings,
+    watchlist: Watchlist | None = None,
+    sender: Sender | None = None,
+    clock: Clock = utcnow,
 ) -> App:
     """Wire every part from settings; the cluster index is restored from recently stored stories."""
     watchlist = watchlist if watchlist is not None else load_rules(settings)
@@ -83,14 +86,18 @@ def build(
     return App(settings, watchlist, store, ingestor, sender, clock, limits)
 
 
-async def poll_all(app: App, feeds: Sequence[FeedRule], on_report: OnReport | None = None) -> list[PollReport]:
+async def poll_all(
+    app: App, feeds: Sequence[FeedRule], on_report: OnReport | None = None
+) -> list[PollReport]:
     """Poll feeds concurrently (bounded by settings.concurrency); one feed's failure never stops the others."""
     gate = asyncio.Semaphore(app.settings.concurrency)
     async with Fetcher(app.limits) as fetcher:
 
         async def one(feed: FeedRule) -> PollReport:
             async with gate:
-                report = await poll_feed(feed, fetcher, app.ingestor, app.clock, feed.every or app.settings.poll_every)
+                report = await poll_feed(
+                    feed, fetcher, app.ingestor, app.clock, feed.every or app.settings.poll_every
+                )
             if on_report is not None:
                 on_report(report)
             return report
@@ -160,8 +167,12 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         scheduler.start()
         log.info(
             "newsbot running",
-            extra={"feeds": len(app.watchlist.feeds), "channels": len(app.watchlist.channels),
-                   "sender": app.sender.name, "db": app.store.url},
+            extra={
+                "feeds": len(app.watchlist.feeds),
+                "channels": len(app.watchlist.channels),
+                "sender": app.sender.name,
+                "db": app.store.url,
+            },
         )
         try:
             await stop.wait()
@@ -232,13 +243,17 @@ async def demo(settings: Settings, on_report: OnReport | None = None) -> list[De
     with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
         demo_settings = settings.model_copy(update={"db": f"sqlite:///{tmp}/demo.db", "telegram_token": None})
         clock_value = [datetime(1970, 1, 1, tzinfo=UTC)]
-        app = build(demo_settings, replace(watchlist, feeds=()), ConsoleSender(), clock=lambda: clock_value[0])
+        app = build(
+            demo_settings, replace(watchlist, feeds=()), ConsoleSender(), clock=lambda: clock_value[0]
+        )
         try:
             for day, feeds in demo_snapshots():
                 since = datetime.fromisoformat(day).replace(tzinfo=UTC)
                 clock_value[0] = since + timedelta(hours=23, minutes=59)
                 reports = await poll_all(app, feeds, on_report)
-                stories = await asyncio.to_thread(app.store.digest_stories, since, clock_value[0] + timedelta(seconds=1))
+                stories = await asyncio.to_thread(
+                    app.store.digest_stories, since, clock_value[0] + timedelta(seconds=1)
+                )
                 text = render_text(app, stories, console_channel(settings), "newsbot demo digest")
                 clusters = len({s.cluster_id for s in stories})
                 days.append(DemoDay(day, tuple(reports), text, len(stories), clusters))

@@ -48,44 +48,77 @@ environment:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--rules", action="append", metavar="PATH",
-                        help="rule file or folder (repeatable; default: $NEWSBOT_RULES or rules/)")
-    common.add_argument("--db", metavar="URL", help="database URL (default: $NEWSBOT_DB or sqlite:///data/newsbot.db)")
-    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity on stderr")
+    common.add_argument(
+        "--rules",
+        action="append",
+        metavar="PATH",
+        help="rule file or folder (repeatable; default: $NEWSBOT_RULES or rules/)",
+    )
+    common.add_argument(
+        "--db", metavar="URL", help="database URL (default: $NEWSBOT_DB or sqlite:///data/newsbot.db)"
+    )
+    common.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity on stderr"
+    )
 
     parser = argparse.ArgumentParser(
-        prog="newsbot", description=DESCRIPTION, epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="newsbot",
+        description=DESCRIPTION,
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, summary: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[common], help=summary, description=summary,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description=summary,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     command("run", "run the service: poll feeds on schedule, send alerts and daily digests (Ctrl-C stops)")
     p = command("once", "poll every feed once, store, print or send what is new, exit")
     p.add_argument("--quiet", action="store_true", help="print only the new stories, no progress or summary")
-    command("demo", "replay bundled real feed snapshots through the whole pipeline offline and print the digest")
+    command(
+        "demo", "replay bundled real feed snapshots through the whole pipeline offline and print the digest"
+    )
     p = command("check", "validate rule files; print a summary, or every error as file:line: field: message")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or folders (default: the configured rules)")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or folders (default: the configured rules)"
+    )
     p = command("match", "stories JSONL in, matches JSONL out (backtest rules on an archive)")
     p.add_argument("input", nargs="?", default="-", metavar="FILE", help="stories JSONL file, or - for stdin")
     p = command("dedup", "stories JSONL in, cluster assignments JSONL out")
     p.add_argument("input", nargs="?", default="-", metavar="FILE", help="stories JSONL file, or - for stdin")
-    p.add_argument("--window", default="48h", help="how far apart two copies of a story may be (default: 48h)")
+    p.add_argument(
+        "--window", default="48h", help="how far apart two copies of a story may be (default: 48h)"
+    )
     p = command("digest", "render the digest from what is stored")
-    p.add_argument("--since", default=None, help="how far back, e.g. 24h or 3d (default: 24h, or since the "
-                                                  "chat's last digest with --send)")
+    p.add_argument(
+        "--since",
+        default=None,
+        help="how far back, e.g. 24h or 3d (default: 24h, or since the chat's last digest with --send)",
+    )
     p.add_argument("--chat", help="render for this channel of the rule files (its follows and timezone)")
-    p.add_argument("--send", action="store_true", help="queue and deliver it (Telegram, or the console) "
-                                                        "and remember it as the chat's last digest")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="queue and deliver it (Telegram, or the console) and remember it as the chat's last digest",
+    )
     command("feeds", "each feed's health: last success, last error, items, next poll")
     return parser
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
-         stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Run the command line; return the exit status."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     parser = _parser()
@@ -94,17 +127,25 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         parser.print_help(stdout)
         return EXIT_OK
     try:
-        settings = Settings.from_env(os.environ if environ is None else environ, rules=args.rules, db=args.db,
-                                     log_level=args.log_level)
+        settings = Settings.from_env(
+            os.environ if environ is None else environ, rules=args.rules, db=args.db, log_level=args.log_level
+        )
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=stderr)
         return EXIT_ERROR
     secrets = [settings.telegram_token.get_secret_value()] if settings.telegram_token else []
-    setup_logging(settings.log_level if args.command == "run" else (args.log_level or "WARNING"), secrets)
+    # One-shot commands print their own summary of feed failures; logs below ERROR would repeat it.
+    setup_logging(settings.log_level if args.command == "run" else (args.log_level or "ERROR"), secrets)
     out = _Out(stdout, stderr)
     handler = {
-        "run": _run, "once": _once, "demo": _demo, "check": _check, "match": _match, "dedup": _dedup,
-        "digest": _digest, "feeds": _feeds,
+        "run": _run,
+        "once": _once,
+        "demo": _demo,
+        "check": _check,
+        "match": _match,
+        "dedup": _dedup,
+        "digest": _digest,
+        "feeds": _feeds,
     }[args.command]
     try:
         return handler(args, settings, out, stdin)
@@ -170,12 +211,16 @@ def _demo(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO
     for day in results:
         entries = sum(r.entries for r in day.reports)
         errors = [r for r in day.reports if r.outcome == "error"]
-        out.print(f"\n### {day.day}: {len(day.reports)} feeds, {entries} stories read; "
-                  f"{day.stories} matched stories folded into {day.clusters} entries\n")
+        out.print(
+            f"\n### {day.day}: {len(day.reports)} feeds, {entries} stories read; "
+            f"{day.stories} matched stories folded into {day.clusters} entries\n"
+        )
         out.print(day.digest or "(nothing matched the watchlist)")
         for report in errors:
             out.print(f"  ! {report.feed or report.url}: {report.error}")
-    out.print("Demo done: this was a temporary database. Run `newsbot once` to poll the live feeds in rules/.")
+    out.print(
+        "Demo done: this was a temporary database. Run `newsbot once` to poll the live feeds in rules/."
+    )
     return EXIT_OK
 
 
@@ -195,9 +240,13 @@ def _open_input(name: str, stdin: TextIO) -> TextIO:
     if name == "-":
         return stdin
     try:
-        return open(name, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the caller
+        return open(name, encoding="utf-8", errors="replace")
     except OSError as exc:
         raise NewsbotError(f"unable to read {name}: {exc.strerror or exc}") from None
+
+
+def _name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
 
 
 def _match(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
@@ -209,7 +258,7 @@ def _match(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
         for item in read_stories(handle):
             if isinstance(item, BadLine):
                 bad += 1
-                print(f"newsbot match: {args.input}: {item}", file=out.stderr)
+                print(f"newsbot match: {_name(args.input)}: {item}", file=out.stderr)
                 continue
             out.stdout.write(match_line(item.id, matcher.match(item)) + "\n")
     finally:
@@ -231,7 +280,7 @@ def _dedup(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
         for item in read_stories(handle):
             if isinstance(item, BadLine):
                 bad += 1
-                print(f"newsbot dedup: {args.input}: {item}", file=out.stderr)
+                print(f"newsbot dedup: {_name(args.input)}: {item}", file=out.stderr)
                 continue
             latest = max(latest, item.published or latest)
             out.stdout.write(cluster_line(index.assign(item, latest)) + "\n")
@@ -255,8 +304,10 @@ def _digest(args: argparse.Namespace, settings: Settings, out: _Out, stdin: Text
             if args.chat is None:
                 raise ConfigError("--send needs --chat: a digest is sent to one channel of the rule files")
             queued, flushed = asyncio.run(_send_digest(application, channel, since))
-            out.print(f"Digest for {channel.chat}: {queued} message(s) queued, {flushed} sent "
-                      f"via {application.sender.name}.")
+            out.print(
+                f"Digest for {channel.chat}: {queued} message(s) queued, {flushed} sent "
+                f"via {application.sender.name}."
+            )
             return EXIT_OK
         stories = application.store.digest_stories(since or now - timedelta(hours=24), now)
         text = app.render_text(application, stories, channel, "newsbot digest")
@@ -290,8 +341,14 @@ def _feeds(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
                 table.add_row(feed.name, "never polled", "-", "-", "-", "")
                 continue
             health = "ok" if not state.error_count else f"failing ({state.error_count}×)"
-            table.add_row(feed.name, health, _ago(state.last_success, now), str(state.items_seen),
-                          _ago(state.next_poll, now), state.last_error or "")
+            table.add_row(
+                feed.name,
+                health,
+                _ago(state.last_success, now),
+                str(state.items_seen),
+                _ago(state.next_poll, now),
+                state.last_error or "",
+            )
         out.console.print(table)
         return EXIT_OK
     finally:
@@ -304,8 +361,15 @@ def _ago(when: datetime | None, now: datetime) -> str:
     seconds = (now - when).total_seconds()
     future = seconds < 0
     seconds = abs(seconds)
-    text = (f"{seconds:.0f}s" if seconds < 90 else f"{seconds / 60:.0f}m" if seconds < 5400
-            else f"{seconds / 3600:.1f}h" if seconds < 172800 else f"{seconds / 86400:.0f}d")
+    text = (
+        f"{seconds:.0f}s"
+        if seconds < 90
+        else f"{seconds / 60:.0f}m"
+        if seconds < 5400
+        else f"{seconds / 3600:.1f}h"
+        if seconds < 172800
+        else f"{seconds / 86400:.0f}d"
+    )
     return f"in {text}" if future else f"{text} ago"
 
 
@@ -314,9 +378,15 @@ class _progress:
 
     def __init__(self, out: _Out, total: int, label: str, quiet: bool) -> None:
         self.enabled = not quiet and out.stderr.isatty()
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=out.err,
-                            transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"),
+            TimeElapsedColumn(),
+            console=out.err,
+            transient=True,
+        )
         self.task = self.bar.add_task(label, total=total, last="")
 
     def __enter__(self) -> _OnReport:
@@ -344,7 +414,9 @@ def _print_poll_summary(out: _Out, reports: list[PollReport], sent: int, sender:
     if new == 0:
         out.print(f"No new stories ({len(reports)} feeds: {unchanged} unchanged, {len(errors)} failed).")
     else:
-        out.print(f"{new} new stories from {len(reports)} feeds, {matched} new matched entries; "
-                  f"{sent} alert message(s) sent via {sender}.")
+        out.print(
+            f"{new} new stories from {len(reports)} feeds, {matched} new matched entries; "
+            f"{sent} alert message(s) sent via {sender}."
+        )
     for report in errors:
         out.print(f"  ! {report.feed or report.url}: {report.error}")

@@ -1,59 +1,81 @@
-"""Fold near-identical coverage of one story into a cluster, as stories arrive.
+"""Fold coverage of one story into a cluster, as stories arrive (streaming, sub-quadratic).
 
-Rules, in order (a story joins the cluster of the first stored story that satisfies one):
-1. The same canonical URL (`bot.urls`), within the window.
-2. A near-identical headline: rapidfuzz token-sort ratio of the normalised titles >= `title_same`.
-3. A reworded headline over the same text: title ratio >= `title_similar` and the Jaccard overlap of the
-   summaries' word 3-shingles >= `summary_similar`.
-4. The same summary under any headline: shingle overlap >= `summary_same`, on summaries of 15+ words.
-Only stories within `window` of each other are compared. A cluster is named by the id of its first story.
+A new story joins the cluster of the stored story (within `window`) that it resembles most, if any rule
+holds, else it starts its own cluster, named by its id. In order:
+1. Same item: the same canonical URL (`bot.urls`).
+2. Near-identical headline: rapidfuzz token-sort ratio of the normalised titles >= `title_same`.
+3. Syndicated copy: the summaries' word 3-shingles overlap (Jaccard) >= `shingles_same`, on summaries of
+   at least 15 words.
+4. The same development, reworded: the weighted overlap of the two stories' informative words (title and
+   the start of the summary; rare words such as names and places weigh more, by inverse document
+   frequency learned from the stream itself) >= `overlap_same`, or >= `overlap_similar` when the titles also
+   share that much weight. Numbers and capitalised names both stories carry count extra.
+Time proximity matters: the overlap needed rises linearly with the time between the two stories.
 
-Candidates come from an inverted index of title and summary words (blocking): a new story is compared only
-with stored stories that share at least two informative words with it, never with every stored story.
-Words that appear in very many stored stories carry no signal and are not used as keys.
-The index holds plain data and can be rebuilt from stored stories with `restore`.
+Candidates come from an inverted index of informative words (blocking): a story is compared only with
+stored stories that share rare words with it, and the weighted overlap is accumulated while the postings
+are read, so no story is ever compared with every stored story. Stories older than the window age out.
+The index holds plain data and is rebuilt from stored stories with `restore` after a restart.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
+from array import array
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rapidfuzz import fuzz
 
 from bot.model import ClusterAssignment, Story
-from bot.normalize import words
+from bot.normalize import Token, prepare, tokenize
 
 STOPWORDS = frozenset(
-    "a an and are as at be been but by for from has have he her his i in is it its of on or our she that the "
-    "their them they this to was were what when where which who will with would you after over about new "
-    "says said say more than up out into not no can could may might just also how why s".split()
+    "a an and are as at be been being but by for from had has have he her hers him his i if in into is it its "
+    "me my of on or our ours she so than that the their theirs them then there these they this those to too "
+    "us was we were what when where which while who whom why will with would you your yours after over about "
+    "new news says said say more up out not no can could may might just also how s t amp via live latest "
+    "update updates watch video read one two first last year years day days week time get gets got make "
+    "makes made take takes back still now here all any some most much many other such only own same very".split()
 )
+_SUMMARY_WORDS = 60
 
 
 @dataclass(frozen=True, slots=True)
 class DedupConfig:
     window: timedelta = timedelta(hours=48)
-    title_same: float = 92.0
-    title_similar: float = 70.0
-    summary_similar: float = 0.35
-    summary_same: float = 0.7
-    max_posting: int = 3000
-    max_candidates: int = 200
+    title_same: float = 90.0
+    shingles_same: float = 0.6
+    overlap_same: float = 0.55
+    overlap_similar: float = 0.40
+    title_overlap_similar: float = 0.45
+    time_penalty_per_day: float = 0.08
+    max_posting_share: float = 0.02
+    max_candidates: int = 30
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Member:
     story_id: str
     cluster_id: str
     title: str
-    shingles: frozenset[int]
+    title_keys: frozenset[str]
+    shingles: array[int]
     summary_words: int
-    when: datetime
+    weight: float
+    when: float
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    title: str
+    title_keys: frozenset[str]
+    keys: frozenset[str]
+    shingles: array[int]
+    summary_words: int
 
 
 class ClusterIndex:
@@ -63,8 +85,11 @@ class ClusterIndex:
         self.config = config or DedupConfig()
         self._members: dict[int, _Member] = {}
         self._postings: dict[str, list[int]] = {}
+        self._df: Counter[str] = Counter()
+        self._docs = 0
         self._by_url: dict[str, int] = {}
         self._next = 0
+        self._since_expire = 0
 
     def __len__(self) -> int:
         return len(self._members)
@@ -72,23 +97,27 @@ class ClusterIndex:
     def assign(self, story: Story, now: datetime) -> ClusterAssignment:
         """Put a new story in a cluster (an existing one, or its own) and index it."""
         when = _when(story, now)
-        member = _member(story, story.id, when)
-        found = self._find(member, _keys(story))
+        doc = _doc(story)
+        found = self._find(story.canonical_url, doc, when)
         if found is None:
             assignment = ClusterAssignment(story.id, story.id, True)
         else:
             other, reason, score = found
-            assignment = ClusterAssignment(story.id, other.cluster_id, False, reason, score)
-        self._add(_member(story, assignment.cluster_id, when), _keys(story))
+            assignment = ClusterAssignment(story.id, other.cluster_id, False, reason, round(score, 3))
+        self._add(story, doc, assignment.cluster_id, when)
+        self._since_expire += 1
+        if self._since_expire >= 5000:
+            self.expire(datetime.fromtimestamp(when, UTC))
         return assignment
 
     def restore(self, story: Story, cluster_id: str, now: datetime) -> None:
         """Index a stored story in its known cluster (after a restart)."""
-        self._add(_member(story, cluster_id, _when(story, now)), _keys(story))
+        self._add(story, _doc(story), cluster_id, _when(story, now))
 
     def expire(self, now: datetime) -> int:
         """Forget stories older than the window; return how many were dropped."""
-        cutoff = now - self.config.window
+        self._since_expire = 0
+        cutoff = now.timestamp() - self.config.window.total_seconds()
         old = [key for key, m in self._members.items() if m.when < cutoff]
         for key in old:
             member = self._members.pop(key)
@@ -96,81 +125,135 @@ class ClusterIndex:
                 del self._by_url[member.url]
         if old:
             alive = self._members
-            self._postings = {w: kept for w, ids in self._postings.items() if (kept := [i for i in ids if i in alive])}
+            self._postings = {
+                w: kept for w, ids in self._postings.items() if (kept := [i for i in ids if i in alive])
+            }
         return len(old)
 
-    def _add(self, member: _Member, keys: Iterable[str]) -> None:
+    def _idf(self, word: str) -> float:
+        return math.log((self._docs + 10) / (self._df[word] + 1))
+
+    def _add(self, story: Story, doc: _Doc, cluster_id: str, when: float) -> None:
+        self._docs += 1
+        self._df.update(doc.keys)
         key = self._next
         self._next += 1
-        self._members[key] = member
-        if member.url:
-            self._by_url.setdefault(member.url, key)
-        for word in keys:
+        weight = sum(self._idf(w) for w in doc.keys)
+        self._members[key] = _Member(
+            story.id,
+            cluster_id,
+            doc.title,
+            doc.title_keys,
+            doc.shingles,
+            doc.summary_words,
+            weight,
+            when,
+            story.canonical_url,
+        )
+        if story.canonical_url:
+            self._by_url.setdefault(story.canonical_url, key)
+        for word in doc.keys:
             self._postings.setdefault(word, []).append(key)
 
-    def _find(self, new: _Member, keys: set[str]) -> tuple[_Member, str, float] | None:
+    def _find(self, url: str, doc: _Doc, when: float) -> tuple[_Member, str, float] | None:
         cfg = self.config
-        if new.url and (key := self._by_url.get(new.url)) is not None:
+        window = cfg.window.total_seconds()
+        if url and (key := self._by_url.get(url)) is not None:
             other = self._members.get(key)
-            if other is not None and abs(other.when - new.when) <= cfg.window:
-                return other, "url", 100.0
-        shared: Counter[int] = Counter()
-        for word in keys:
+            if other is not None and abs(other.when - when) <= window:
+                return other, "url", 1.0
+        weights = {w: self._idf(w) for w in doc.keys}
+        own = sum(weights.values())
+        if own <= 0:
+            return None
+        limit = max(50, int(self._docs * cfg.max_posting_share))
+        shared: dict[int, float] = {}
+        for word, idf in weights.items():
             posting = self._postings.get(word)
-            if posting is not None and len(posting) <= cfg.max_posting:
-                shared.update(posting)
-        need = 2 if len(keys) >= 4 else 1
-        best: tuple[_Member, str, float] | None = None
-        for key, count in shared.most_common(cfg.max_candidates):
-            if count < need:
-                break
-            other = self._members.get(key)
-            if other is None or abs(other.when - new.when) > cfg.window:
+            if posting is None or len(posting) > limit:
                 continue
-            verdict = self._compare(new, other)
+            for key in posting:
+                shared[key] = shared.get(key, 0.0) + idf
+        ranked = sorted(
+            shared.items(), key=lambda kv: kv[1] / (own + self._members[kv[0]].weight), reverse=True
+        )
+        best: tuple[_Member, str, float] | None = None
+        for key, overlap in ranked[: cfg.max_candidates]:
+            other = self._members[key]
+            gap = abs(other.when - when)
+            if gap > window:
+                continue
+            verdict = self._compare(doc, weights, other, 2 * overlap / (own + other.weight), gap)
             if verdict is not None and (best is None or verdict[1] > best[2]):
                 best = (other, verdict[0], verdict[1])
         return best
 
-    def _compare(self, a: _Member, b: _Member) -> tuple[str, float] | None:
+    def _compare(
+        self, doc: _Doc, weights: dict[str, float], other: _Member, overlap: float, gap: float
+    ) -> tuple[str, float] | None:
         cfg = self.config
-        title = fuzz.token_sort_ratio(a.title, b.title) if a.title and b.title else 0.0
-        if title >= cfg.title_same:
-            return "title", title
-        overlap = _jaccard(a.shingles, b.shingles)
-        if title >= cfg.title_similar and overlap >= cfg.summary_similar:
-            return "title+summary", (title + 100 * overlap) / 2
-        if overlap >= cfg.summary_same and min(a.summary_words, b.summary_words) >= 15:
-            return "summary", 100 * overlap
+        if doc.title and other.title and fuzz.token_sort_ratio(doc.title, other.title) >= cfg.title_same:
+            return "title", 1.0
+        if min(doc.summary_words, other.summary_words) >= 15:
+            jaccard = _jaccard(doc.shingles, other.shingles)
+            if jaccard >= cfg.shingles_same:
+                return "summary", jaccard
+        penalty = cfg.time_penalty_per_day * gap / 86400
+        if overlap >= cfg.overlap_same + penalty:
+            return "overlap", overlap
+        if overlap >= cfg.overlap_similar + penalty:
+            title_overlap = self._title_overlap(doc.title_keys, other.title_keys, weights)
+            if title_overlap >= cfg.title_overlap_similar + penalty:
+                return "overlap+title", overlap
         return None
 
+    def _title_overlap(self, a: frozenset[str], b: frozenset[str], weights: dict[str, float]) -> float:
+        if not a or not b:
+            return 0.0
+        shared = sum(weights.get(w, 0.0) for w in a & b)
+        total = sum(weights.get(w, 0.0) for w in a) + sum(self._idf(w) for w in b)
+        return 2 * shared / total if total else 0.0
 
-def _when(story: Story, now: datetime) -> datetime:
+
+def _when(story: Story, now: datetime) -> float:
     published = story.published
     if published is None or published > now + timedelta(hours=1):
-        return now
-    return published
+        return now.timestamp()
+    return published.timestamp()
 
 
-def _member(story: Story, cluster_id: str, when: datetime) -> _Member:
-    summary = words(story.summary)
-    return _Member(
-        story_id=story.id,
-        cluster_id=cluster_id,
-        title=" ".join(words(story.title)),
-        shingles=frozenset(zlib.crc32(" ".join(summary[i : i + 3]).encode()) for i in range(len(summary) - 2)),
-        summary_words=len(summary),
-        when=when,
-        url=story.canonical_url,
+def _informative(tokens: list[Token], text: str) -> set[str]:
+    keys = set()
+    for i, token in enumerate(tokens):
+        word = token.norm
+        if word in STOPWORDS or (len(word) < 3 and not word.isdigit()):
+            continue
+        keys.add(word)
+        if token.capitalised and i > 0 and not text[token.start : token.end].isupper():
+            keys.add(f"#{word}")  # a capitalised word mid-sentence: a name, a place, an institution
+        elif word.isdigit():
+            keys.add(f"#{word}")
+    return keys
+
+
+def _doc(story: Story) -> _Doc:
+    title_text = prepare(story.title)
+    summary_text = prepare(story.summary)
+    title_tokens = tokenize(title_text)
+    summary_tokens = tokenize(summary_text)
+    title_keys = _informative(title_tokens, title_text)
+    keys = title_keys | _informative(summary_tokens[:_SUMMARY_WORDS], summary_text)
+    words = [t.norm for t in summary_tokens]
+    shingles = array(
+        "I", sorted({zlib.crc32(" ".join(words[i : i + 3]).encode()) for i in range(len(words) - 2)})
+    )
+    return _Doc(
+        " ".join(t.norm for t in title_tokens), frozenset(title_keys), frozenset(keys), shingles, len(words)
     )
 
 
-def _keys(story: Story) -> set[str]:
-    title = {w for w in words(story.title) if len(w) > 2 and w not in STOPWORDS}
-    return title | {f"~{w}" for w in words(story.summary)[:60] if len(w) > 3 and w not in STOPWORDS}
-
-
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+def _jaccard(a: array[int], b: array[int]) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb)

@@ -27,13 +27,18 @@ def alert_messages(watchlist: Watchlist, new_clusters: Sequence[DigestStory]) ->
             continue
         tz = ZoneInfo(channel.timezone)
         for story in new_clusters:
-            rule = next((rules[m.rule] for m in story.matches if m.rule in rules and _alerts(channel, rules[m.rule])), None)
+            rule = next(
+                (rules[m.rule] for m in story.matches if m.rule in rules and _alerts(channel, rules[m.rule])),
+                None,
+            )
             if rule is None:
                 continue
             item = build_items([story])[0]
             text = render_alert(item, rule.name, tz, names)
             messages.append(
-                OutgoingMessage(f"alert:{channel.chat}:{story.cluster_id}", channel.chat, text, to_plain(text), False)
+                OutgoingMessage(
+                    f"alert:{channel.chat}:{story.cluster_id}", channel.chat, text, to_plain(text), False
+                )
             )
     return messages
 
@@ -46,7 +51,11 @@ def _alerts(channel: Channel, rule: object) -> bool:
 
 
 def digest_messages(
-    watchlist: Watchlist, channel: Channel, stories: Sequence[DigestStory], now: datetime, heading: str = "newsbot digest"
+    watchlist: Watchlist,
+    channel: Channel,
+    stories: Sequence[DigestStory],
+    now: datetime,
+    heading: str = "newsbot digest",
 ) -> list[OutgoingMessage]:
     """Return a channel's digest for the period ending now, keyed by the channel's local date."""
     tz = ZoneInfo(channel.timezone)

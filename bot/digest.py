@@ -105,7 +105,11 @@ def to_plain(html_text: str) -> str:
 def _html_line(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, str]) -> str:
     story = item.head
     title = _highlight(story)
-    link = f'<a href="{html.escape(story.url, quote=True)}">{title}</a>' if story.url.startswith("http") else title
+    link = (
+        f'<a href="{html.escape(story.url, quote=True)}">{title}</a>'
+        if story.url.startswith("http")
+        else title
+    )
     return f"• {link}\n  <i>{html.escape(_meta(item, tz, section_rule, names))}</i>"
 
 
@@ -127,7 +131,11 @@ def _highlight(story: DigestStory) -> str:
     """Escape the title, with the words that matched in bold."""
     title = story.title
     spans = sorted(
-        {(m.start, m.end) for m in story.matches if m.field is Field.TITLE and title[m.start : m.end] == m.text}
+        {
+            (m.start, m.end)
+            for m in story.matches
+            if m.field is Field.TITLE and title[m.start : m.end] == m.text
+        }
     )
     out, pos = [], 0
     for start, end in spans:

@@ -35,7 +35,9 @@ class FetchLimits:
 class Fetcher:
     """One shared HTTP client for all feeds; use as an async context manager."""
 
-    def __init__(self, limits: FetchLimits | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, limits: FetchLimits | None = None, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.limits = limits or FetchLimits()
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
@@ -63,7 +65,9 @@ class Fetcher:
             result = await asyncio.to_thread(_read_local, url, self.limits.max_bytes)
         else:
             try:
-                result = await asyncio.wait_for(self._get(url, etag, last_modified), self.limits.total_timeout)
+                result = await asyncio.wait_for(
+                    self._get(url, etag, last_modified), self.limits.total_timeout
+                )
             except TimeoutError:
                 result = FetchResult(url, error=f"fetch: timed out after {self.limits.total_timeout:g}s")
         return _with_elapsed(result, time.monotonic() - started)
@@ -79,10 +83,15 @@ class Fetcher:
                 final_url = str(response.url)
                 kept = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code == 304:
-                    return FetchResult(url, 304, headers=kept, etag=etag, last_modified=last_modified, final_url=final_url)
+                    return FetchResult(
+                        url, 304, headers=kept, etag=etag, last_modified=last_modified, final_url=final_url
+                    )
                 if response.status_code >= 400:
                     return FetchResult(
-                        url, response.status_code, headers=kept, final_url=final_url,
+                        url,
+                        response.status_code,
+                        headers=kept,
+                        final_url=final_url,
                         error=f"fetch: HTTP {response.status_code} {response.reason_phrase}".rstrip(),
                     )
                 declared = response.headers.get("content-length", "")
@@ -92,7 +101,9 @@ class Fetcher:
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > self.limits.max_bytes:
-                        return FetchResult(url, response.status_code, final_url=final_url, error=self._too_big())
+                        return FetchResult(
+                            url, response.status_code, final_url=final_url, error=self._too_big()
+                        )
                 return FetchResult(
                     url,
                     response.status_code,

@@ -85,7 +85,14 @@ def match_line(story_id: str, matches: Iterable[Match]) -> str:
     payload = {
         "id": story_id,
         "matches": [
-            {"rule": m.rule, "kind": m.kind.value, "score": m.score, "field": m.field.value, "term": m.term, "text": m.text}
+            {
+                "rule": m.rule,
+                "kind": m.kind.value,
+                "score": m.score,
+                "field": m.field.value,
+                "term": m.term,
+                "text": m.text,
+            }
             for m in matches
         ],
     }

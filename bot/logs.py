@@ -40,15 +40,20 @@ class ExtrasFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = [f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
-                  for k, v in record.__dict__.items() if k not in _STANDARD]
+        extras = [
+            f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
+            for k, v in record.__dict__.items()
+            if k not in _STANDARD
+        ]
         return f"{line} {' '.join(extras)}" if extras else line
 
 
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     """Log to stderr at `level`; keep httpx quiet (Bot API URLs carry the token) and redact secrets."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ExtrasFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(
+        ExtrasFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -23,7 +23,9 @@ class FlushReport:
     failed: int = 0
 
 
-async def flush_outbox(store: Store, sender: Sender, clock: Callable[[], datetime], limit: int = 500) -> FlushReport:
+async def flush_outbox(
+    store: Store, sender: Sender, clock: Callable[[], datetime], limit: int = 500
+) -> FlushReport:
     """Send every due message once; failures are recorded per message and the rest carries on."""
     sent = retrying = failed = 0
     for queued in await asyncio.to_thread(store.pending, clock(), limit):
@@ -36,13 +38,20 @@ async def flush_outbox(store: Store, sender: Sender, clock: Callable[[], datetim
         attempts = queued.attempts + 1
         if outcome.retry_after is not None and attempts < MAX_ATTEMPTS:
             delay = max(outcome.retry_after, 2.0**attempts)
-            await asyncio.to_thread(store.mark_failed, queued.id, outcome.error, now + timedelta(seconds=delay))
+            await asyncio.to_thread(
+                store.mark_failed, queued.id, outcome.error, now + timedelta(seconds=delay)
+            )
             retrying += 1
         else:
             await asyncio.to_thread(store.mark_failed, queued.id, outcome.error, None)
             failed += 1
         log.warning(
             "Unable to send message",
-            extra={"chat": queued.message.chat, "key": queued.message.key, "error": outcome.error, "attempts": attempts},
+            extra={
+                "chat": queued.message.chat,
+                "key": queued.message.key,
+                "error": outcome.error,
+                "attempts": attempts,
+            },
         )
     return FlushReport(sent, retrying, failed)

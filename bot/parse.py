@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -23,7 +24,10 @@ from bot.urls import canonical_url, resolve_redirect
 
 MAX_TITLE = 1_000
 MAX_SUMMARY = 5_000
-_BLOCK_TAGS = frozenset({"p", "br", "div", "li", "ul", "ol", "tr", "td", "h1", "h2", "h3", "h4", "blockquote"})
+_BLOCK_TAGS = frozenset(
+    {"p", "br", "div", "li", "ul", "ol", "tr", "td", "h1", "h2", "h3", "h4", "blockquote"}
+)
+_TRUNCATED_TAG = re.compile(r"<[a-zA-Z/][^>]*$")  # archivers cut descriptions mid-tag
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 
 
@@ -45,7 +49,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str, feed_n
         if _looks_like_html(content):
             return ParseResult((), error="parse: got a web page, not a feed")
         return ParseResult((), error=f"parse: no entries{f' ({reason})' if reason else ''}")
-    return ParseResult(tuple(stories), title=outlet, warning=f"malformed feed, used anyway: {reason}" if reason else None)
+    return ParseResult(
+        tuple(stories), title=outlet, warning=f"malformed feed, used anyway: {reason}" if reason else None
+    )
 
 
 def _story(entry: Any, feed_url: str, outlet: str) -> Story | None:
@@ -105,7 +111,7 @@ def _content(entry: Any) -> str:
 
 def _when(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)  # plain dict access: FeedParserDict's key aliasing warns and guesses
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), UTC)
@@ -161,7 +167,7 @@ def html_to_text(value: str) -> str:
         return " ".join(value.split())
     extractor = _TextExtractor()
     try:
-        extractor.feed(value)
+        extractor.feed(_TRUNCATED_TAG.sub("", value))
         extractor.close()
     except Exception:  # HTMLParser is lenient, but not every malformed fragment is survivable
         return " ".join(value.split())

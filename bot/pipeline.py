@@ -65,7 +65,9 @@ class Ingestor:
                 items.append((StoredStory(story, assignment.cluster_id, found), assignment.is_new_cluster))
             inserted = set(await asyncio.to_thread(self.store.save_stories, [i for i, _ in items], now))
         new_matched = [
-            _digest_story(item, now) for item, is_new in items if is_new and item.matches and item.story.id in inserted
+            _digest_story(item, now)
+            for item, is_new in items
+            if is_new and item.matches and item.story.id in inserted
         ]
         fresh_news = [s for s in new_matched if s.published >= now - ALERT_MAX_AGE]  # no alerts for a backlog
         alerts = alert_messages(self.watchlist, fresh_news)
@@ -95,12 +97,21 @@ async def poll_feed(
     new, matched = await ingestor.ingest(parsed.stories, now)
     await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, new))
     return PollReport(
-        feed.name, feed.url, "new" if new else "unchanged", len(parsed.stories), new, len(matched),
-        warning=parsed.warning, elapsed=result.elapsed, new_matched=tuple(matched),
+        feed.name,
+        feed.url,
+        "new" if new else "unchanged",
+        len(parsed.stories),
+        new,
+        len(matched),
+        warning=parsed.warning,
+        elapsed=result.elapsed,
+        new_matched=tuple(matched),
     )
 
 
-def _succeeded(state: FeedState, feed: FeedRule, result: FetchResult, now: datetime, every: timedelta, new: int) -> FeedState:
+def _succeeded(
+    state: FeedState, feed: FeedRule, result: FetchResult, now: datetime, every: timedelta, new: int
+) -> FeedState:
     return replace(
         state,
         name=feed.name,
@@ -116,12 +127,22 @@ def _succeeded(state: FeedState, feed: FeedRule, result: FetchResult, now: datet
 
 
 async def _failed(
-    store: Store, feed: FeedRule, state: FeedState, error: str, now: datetime, every: timedelta, elapsed: float
+    store: Store,
+    feed: FeedRule,
+    state: FeedState,
+    error: str,
+    now: datetime,
+    every: timedelta,
+    elapsed: float,
 ) -> PollReport:
     errors = state.error_count + 1
     backoff = min(every * (2 ** min(errors - 1, 10)), MAX_BACKOFF)
-    log.warning("Unable to poll feed", extra={"feed": feed.name, "url": feed.url, "error": error, "errors": errors})
-    failed = replace(state, name=feed.name, last_polled=now, last_error=error, error_count=errors, next_poll=now + backoff)
+    log.warning(
+        "Unable to poll feed", extra={"feed": feed.name, "url": feed.url, "error": error, "errors": errors}
+    )
+    failed = replace(
+        state, name=feed.name, last_polled=now, last_error=error, error_count=errors, next_poll=now + backoff
+    )
     await asyncio.to_thread(store.record_fetch, failed)
     return PollReport(feed.name, feed.url, "error", error=error, elapsed=elapsed)
 

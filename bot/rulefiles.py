@@ -111,12 +111,19 @@ class ChannelSpec(_Spec):
     @field_validator("chat")
     @classmethod
     def _chat(cls, value: str | int) -> str | int:
-        if isinstance(value, str) and not (value.startswith("@") and len(value) > 1 or value.lstrip("-").isdigit()):
+        if isinstance(value, str) and not (
+            value.startswith("@") and len(value) > 1 or value.lstrip("-").isdigit()
+        ):
             raise ValueError(f"{value!r} is neither an @channel name nor a numeric chat id")
         return value
 
 
-_SPECS: dict[str, type[_Spec]] = {"feeds": FeedSpec, "people": PersonSpec, "topics": TopicSpec, "channels": ChannelSpec}
+_SPECS: dict[str, type[_Spec]] = {
+    "feeds": FeedSpec,
+    "people": PersonSpec,
+    "topics": TopicSpec,
+    "channels": ChannelSpec,
+}
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -169,7 +176,10 @@ def _read_file(file: Path, problems: list[RuleProblem]) -> dict[str, list[Any]]:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
-        problems.append(RuleProblem(name, line, "yaml", f"{exc.problem or exc.context or 'invalid YAML'}"))
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        problems.append(RuleProblem(name, line, "yaml", message))
         return {}
     except Exception as exc:  # ruamel raises a handful of non-marked errors on odd input
         problems.append(RuleProblem(name, 0, "yaml", f"invalid YAML: {exc}"))
@@ -177,13 +187,17 @@ def _read_file(file: Path, problems: list[RuleProblem]) -> dict[str, list[Any]]:
     if document is None:
         return {}
     if not isinstance(document, CommentedMap):
-        problems.append(RuleProblem(name, 1, "file", "expected a mapping with feeds, people, topics or channels"))
+        problems.append(
+            RuleProblem(name, 1, "file", "expected a mapping with feeds, people, topics or channels")
+        )
         return {}
     result: dict[str, list[Any]] = {}
     for key in document:
         line = document.lc.key(key)[0] + 1
         if key not in _SPECS:
-            problems.append(RuleProblem(name, line, str(key), f"unknown section; expected one of {', '.join(SECTIONS)}"))
+            problems.append(
+                RuleProblem(name, line, str(key), f"unknown section; expected one of {', '.join(SECTIONS)}")
+            )
             continue
         entries = document[key]
         if entries is None:
@@ -195,7 +209,9 @@ def _read_file(file: Path, problems: list[RuleProblem]) -> dict[str, list[Any]]:
     return result
 
 
-def _read_section(file: str, section: str, entries: CommentedSeq, problems: list[RuleProblem]) -> Iterable[Any]:
+def _read_section(
+    file: str, section: str, entries: CommentedSeq, problems: list[RuleProblem]
+) -> Iterable[Any]:
     spec_type = _SPECS[section]
     for index, entry in enumerate(entries):
         line = entries.lc.item(index)[0] + 1
@@ -255,7 +271,9 @@ def _message(error: Any) -> str:
         return "required field is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind.endswith("_type") or kind.startswith(("literal", "string_pattern")):
-        message += f", got {value!r}" if not isinstance(value, dict | list) else f", got a {type(value).__name__}"
+        message += (
+            f", got {value!r}" if not isinstance(value, dict | list) else f", got a {type(value).__name__}"
+        )
     return message
 
 

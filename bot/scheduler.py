@@ -37,8 +37,14 @@ class Scheduler:
     def add_poll(self, feed_url: str, every: timedelta, job: Job, first: datetime | None = None) -> None:
         jitter = max(1, min(int(every.total_seconds() * 0.1), 120))
         trigger = IntervalTrigger(seconds=int(every.total_seconds()), jitter=jitter)
-        self._scheduler.add_job(job, trigger, id=f"poll:{feed_url}", name=f"poll {feed_url}",
-                                next_run_time=first, replace_existing=True)
+        self._scheduler.add_job(
+            job,
+            trigger,
+            id=f"poll:{feed_url}",
+            name=f"poll {feed_url}",
+            next_run_time=first,
+            replace_existing=True,
+        )
 
     def add_daily(self, name: str, at: time, timezone: str, job: Job) -> None:
         trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(timezone))

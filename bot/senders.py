@@ -7,6 +7,7 @@ A sender never raises for a message's own failure; it returns a `SendOutcome` sa
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -15,7 +16,15 @@ from typing import Protocol, TextIO
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.model import OutgoingMessage
@@ -68,7 +77,12 @@ class TelegramSender:
     name = "telegram"
 
     def __init__(self, token: str, base_url: str | None = None) -> None:
-        kwargs = {"base_url": base_url, "base_file_url": base_url.replace("/bot", "/file/bot")} if base_url else {}
+        # PTB 22.2+ warns on every flood-control error until `retry_after` is a timedelta; opt in as its
+        # deprecation notice asks, so AIORateLimiter reads it without warnings.
+        os.environ.setdefault("PTB_TIMEDELTA", "1")
+        kwargs = (
+            {"base_url": base_url, "base_file_url": base_url.replace("/bot", "/file/bot")} if base_url else {}
+        )
         # Telegram allows ~30 messages/s overall and 20/min per group; the limiter queues to stay under them.
         self.bot = ExtBot(token, rate_limiter=AIORateLimiter(max_retries=2), **kwargs)
 

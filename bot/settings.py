@@ -81,7 +81,9 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Build settings from an environment mapping, then flags (`overrides`, None meaning not given)."""
-        values: dict[str, Any] = {field: environ[name] for name, field in ENVIRONMENT.items() if environ.get(name)}
+        values: dict[str, Any] = {
+            field: environ[name] for name, field in ENVIRONMENT.items() if environ.get(name)
+        }
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

@@ -8,11 +8,48 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _TRACKING_PREFIXES = ("utm_", "at_", "mc_", "pk_", "hsa_", "oly_", "vero_", "_hs")
 _TRACKING_KEYS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid", "ocid",
-        "cmpid", "cmp", "ito", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",
-        "smid", "smtyp", "rss", "rssfeed", "feed", "src", "ref", "ref_src", "referrer", "share",
-        "mbid", "guccounter", "guce_referrer", "guce_referrer_sig", "_ga", "s_cid", "s_kwcid", "xtor",
-        "ncid", "cid", "sr_share", "CMP", "int_source", "icid",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "ocid",
+        "cmpid",
+        "cmp",
+        "ito",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "smid",
+        "smtyp",
+        "rss",
+        "rssfeed",
+        "feed",
+        "src",
+        "ref",
+        "ref_src",
+        "referrer",
+        "share",
+        "mbid",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "_ga",
+        "s_cid",
+        "s_kwcid",
+        "xtor",
+        "ncid",
+        "cid",
+        "sr_share",
+        "CMP",
+        "int_source",
+        "icid",
     }
 )
 _MOBILE_HOST = re.compile(r"^(?:www|m|amp|mobile)\d*\.")
@@ -45,7 +82,9 @@ def canonical_url(url: str) -> str:
     path = re.sub(r"/{2,}", "/", parts.path or "/")
     path = re.sub(r"(?:/amp|\.amp)(?=/?$)", "", path)
     path = path.rstrip("/") or "/"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)))
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
+    )
     return urlunsplit(("https", netloc, path, query, ""))
 
 

@@ -118,7 +118,9 @@ MIN_INTERVAL = timedelta(seconds=30)
 MAX_INTERVAL = timedelta(days=7)
 
 
-def parse_duration(value: str | int, minimum: timedelta = MIN_INTERVAL, maximum: timedelta = MAX_INTERVAL) -> timedelta:
+def parse_duration(
+    value: str | int, minimum: timedelta = MIN_INTERVAL, maximum: timedelta = MAX_INTERVAL
+) -> timedelta:
     """Parse `90s`, `10m`, `1h30m`, `2d` or a number of seconds within bounds (default: a poll interval)."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 10m or 1h, got {value!r}")

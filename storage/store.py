@@ -254,7 +254,10 @@ class Store:
         with self._write("record a digest") as conn:
             if messages:
                 _insert_ignore(conn, outbox, [_outbox_row(m, until) for m in messages])
-            if conn.execute(update(digests).where(digests.c.chat == chat).values(last_until=until)).rowcount == 0:
+            if (
+                conn.execute(update(digests).where(digests.c.chat == chat).values(last_until=until)).rowcount
+                == 0
+            ):
                 _insert_ignore(conn, digests, [{"chat": chat, "last_until": until}])
 
     # -- stats ---------------------------------------------------------------------------------------------
@@ -318,6 +321,11 @@ def open_store(url: str) -> Store:
         raise _storage_error("open the database", exc, redacted(url)) from None
     except OSError as exc:
         raise StorageError(f"storage: unable to open the database ({redacted(url)}): {exc}") from None
+    except ImportError as exc:
+        raise StorageError(
+            f"storage: unable to open the database ({redacted(url)}): its driver is missing ({exc.name}); "
+            "for PostgreSQL install newsbot[postgres]"
+        ) from None
     return Store(engine, url)
 
 

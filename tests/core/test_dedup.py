@@ -1,0 +1,99 @@
+"""The streaming clusterer: same item, near-identical coverage, and genuinely different stories kept apart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.dedup import ClusterIndex, DedupConfig
+from bot.model import Story
+from bot.urls import canonical_url
+
+T0 = datetime(2023, 11, 15, 10, 0, tzinfo=UTC)
+
+
+def story(sid: str, title: str, summary: str = "", url: str = "", minutes: int = 0) -> Story:
+    return Story(
+        id=sid,
+        title=title,
+        summary=summary,
+        url=url,
+        canonical_url=canonical_url(url),
+        published=T0 + timedelta(minutes=minutes),
+    )
+
+
+def assign_all(index: ClusterIndex, stories: list[Story]) -> list[str]:
+    return [index.assign(s, s.published or T0).cluster_id for s in stories]
+
+
+def test_same_canonical_url_joins_whatever_the_title() -> None:
+    stories = [
+        story("a", "Court rules Rwanda plan unlawful", url="https://www.bbc.co.uk/news/uk-1?at_medium=RSS"),
+        story("b", "Rwanda: what the ruling means", url="https://bbc.co.uk/news/uk-1#top", minutes=30),
+    ]
+    assert assign_all(ClusterIndex(), stories) == ["a", "a"]
+
+
+def test_near_identical_headlines_from_two_outlets_join() -> None:
+    stories = [
+        story("a", "Robert Jenrick resigns as immigration minister over Rwanda legislation"),
+        story("b", "Robert Jenrick resigns as immigration minister over Rwanda bill", minutes=20),
+    ]
+    assert assign_all(ClusterIndex(), stories) == ["a", "a"]
+
+
+def test_reworded_headline_over_the_same_wire_text_joins() -> None:
+    wire = (
+        "The UK Supreme Court has ruled that the government's plan to send asylum seekers to Rwanda is "
+        "unlawful, upholding an earlier Court of Appeal decision."
+    )
+    stories = [
+        story("a", "UK Supreme Court rules Rwanda asylum plan unlawful", wire),
+        story(
+            "b",
+            "Supreme Court rules Rwanda asylum plan is unlawful in blow to Sunak",
+            wire + " Read more.",
+            minutes=45,
+        ),
+    ]
+    assert assign_all(ClusterIndex(), stories) == ["a", "a"]
+
+
+def test_two_stories_about_one_person_on_one_day_stay_apart() -> None:
+    stories = [
+        story(
+            "a",
+            "Starmer faces Labour revolt over Gaza ceasefire vote",
+            "Shadow ministers quit the front bench.",
+        ),
+        story(
+            "b",
+            "Starmer sets out plan to halve knife crime",
+            "Labour leader pledges more police.",
+            minutes=60,
+        ),
+    ]
+    assert assign_all(ClusterIndex(), stories) == ["a", "b"]
+
+
+def test_copies_outside_the_window_stay_apart() -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)))
+    stories = [
+        story("a", "Robert Jenrick resigns as immigration minister"),
+        story("b", "Robert Jenrick resigns as immigration minister", minutes=60 * 72),
+    ]
+    assert assign_all(index, stories) == ["a", "b"]
+
+
+def test_restore_rebuilds_the_index_after_a_restart() -> None:
+    first = story("a", "Robert Jenrick resigns as immigration minister over Rwanda legislation")
+    index = ClusterIndex()
+    index.restore(first, "a", T0)
+    later = story("b", "Robert Jenrick resigns as immigration minister over Rwanda bill", minutes=5)
+    assert index.assign(later, T0).cluster_id == "a"
+
+
+def test_expire_forgets_old_stories() -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=1)))
+    index.assign(story("a", "Robert Jenrick resigns as immigration minister"), T0)
+    assert index.expire(T0 + timedelta(hours=2)) == 1 and len(index) == 0

@@ -1,0 +1,105 @@
+"""Digest building and rendering: one line per cluster, grouped, escaped, split at 4,096 characters."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.digest import (
+    TELEGRAM_LIMIT,
+    build_items,
+    build_sections,
+    render_digest,
+    render_digest_text,
+    to_plain,
+)
+from bot.model import DigestStory, Field, Match, RuleKind
+
+LONDON = ZoneInfo("Europe/London")
+T0 = datetime(2023, 11, 15, 10, 0, tzinfo=UTC)
+
+
+def ds(
+    sid: str, cluster: str, source: str, minutes: int = 0, rule: str = "rwanda", title: str = ""
+) -> DigestStory:
+    title = title or f"Story {sid}"
+    return DigestStory(
+        sid,
+        title,
+        f"https://x.test/{sid}",
+        source,
+        T0 + timedelta(minutes=minutes),
+        cluster,
+        (Match(rule, RuleKind.TOPIC, "Rwanda", Field.TITLE, "Rwanda", 100.0),),
+    )
+
+
+def test_a_cluster_appears_once_headed_by_its_earliest_story_with_other_outlets() -> None:
+    items = build_items(
+        [ds("b", "a", "Guardian", 5), ds("a", "a", "BBC", 0), ds("c", "a", "Sky", 9), ds("d", "a", "BBC", 12)]
+    )
+    assert len(items) == 1
+    assert items[0].head.id == "a" and items[0].also == ("Guardian", "Sky")
+
+
+def test_sections_follow_the_channel_order_and_list_each_cluster_once() -> None:
+    items = build_items([ds("a", "a", "BBC", rule="starmer"), ds("b", "b", "BBC", rule="rwanda")])
+    sections = build_sections(items, [("rwanda", "Rwanda scheme"), ("starmer", "Keir Starmer")])
+    assert [(s.rule_id, len(s.items)) for s in sections] == [("rwanda", 1), ("starmer", 1)]
+    assert build_sections(items, [("other", "Other")]) == []
+
+
+def test_html_escapes_feed_text_and_bolds_the_matched_words() -> None:
+    story = DigestStory(
+        "a",
+        "Rwanda <script>alert(1)</script> & more",
+        "https://x.test/a?b=1&c=2",
+        "BBC <News>",
+        T0,
+        "a",
+        (Match("rwanda", RuleKind.TOPIC, "Rwanda", Field.TITLE, "Rwanda", 100.0, 0, 6),),
+    )
+    [message] = render_digest(
+        build_sections(build_items([story]), [("rwanda", "Rwanda & co")]), LONDON, "Digest"
+    )
+    assert "<script>" not in message and "&lt;script&gt;" in message
+    assert "<b>Rwanda</b> &lt;script&gt;" in message
+    assert 'href="https://x.test/a?b=1&amp;c=2"' in message
+    assert "BBC &lt;News&gt;" in message and "<b>Rwanda &amp; co</b>" in message
+    assert re.sub(r"</?(b|i|a)( [^>]*)?>", "", message).count("<") == 0
+
+
+def test_long_digests_split_at_item_boundaries_under_the_limit() -> None:
+    stories = [
+        ds(f"s{i}", f"s{i}", "Outlet", i, title="A fairly long headline about the Rwanda scheme " * 3)
+        for i in range(120)
+    ]
+    messages = render_digest(build_sections(build_items(stories), [("rwanda", "Rwanda")]), LONDON, "Digest")
+    assert len(messages) > 1
+    assert all(len(m) <= TELEGRAM_LIMIT for m in messages)
+    assert sum(m.count("• ") for m in messages) == 120
+    assert messages[1].startswith("<b>Rwanda</b> (120) (cont.)")
+
+
+def test_no_stories_no_digest() -> None:
+    assert render_digest([], LONDON, "Digest") == []
+    assert render_digest_text([], LONDON, "Digest") == ""
+
+
+def test_local_time_follows_the_timezone_and_dst() -> None:
+    summer = DigestStory(
+        "a",
+        "Rwanda",
+        "https://x.test/a",
+        "BBC",
+        datetime(2024, 7, 1, 7, 30, tzinfo=UTC),
+        "a",
+        (Match("rwanda", RuleKind.TOPIC, "Rwanda", Field.TITLE, "Rwanda", 100.0),),
+    )
+    text = render_digest_text(build_sections(build_items([summer]), [("rwanda", "Rwanda")]), LONDON, "Digest")
+    assert "01 Jul 08:30" in text
+
+
+def test_plain_text_fallback_has_no_tags() -> None:
+    assert to_plain('<b>A &amp; B</b> <a href="x">link</a>') == "A & B link"
