@@ -19,10 +19,11 @@ from bot.dedup import ClusterIndex, DedupConfig
 from bot.errors import ConfigError, NewsbotError, RuleFileError
 from bot.jsonl import BadLine, cluster_line, match_line, read_stories
 from bot.logs import setup_logging
+from bot.outbox import flush_outbox
 from bot.pipeline import PollReport
 from bot.rulefiles import load_watchlist, rule_files
 from bot.settings import Settings
-from bot.watchlist import parse_span
+from bot.watchlist import Channel, parse_span
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -317,11 +318,11 @@ def _digest(args: argparse.Namespace, settings: Settings, out: _Out, stdin: Text
         application.close()
 
 
-async def _send_digest(application: app.App, channel: app.Channel, since: datetime | None) -> tuple[int, int]:
+async def _send_digest(application: app.App, channel: Channel, since: datetime | None) -> tuple[int, int]:
     queued = await app.send_digest(application, channel, since)
     await application.sender.start()
     try:
-        flushed = await app.flush_outbox(application.store, application.sender, application.clock)
+        flushed = await flush_outbox(application.store, application.sender, application.clock)
     finally:
         await application.sender.stop()
     return queued, flushed.sent

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import OSA
 
 from bot.model import Field, Match, RuleKind, Story
-from bot.normalize import Token, fold_word, is_shouting, prepare, tokenize
+from bot.normalize import WORD, bare, fold_word, is_shouting, prepare, tokenize
 from bot.watchlist import Fields, Rule
 
 MAX_EDITS = 2
+_NO_HITS: dict[int, float] = {}
 _WORD_CACHE_LIMIT = 500_000
 
 
@@ -102,11 +103,12 @@ class Matcher:
         self._pattern_ids: dict[_Pattern, int] = {}
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[str, tuple[int, ...]], int] = {}
-        self._starts: dict[int, list[int]] = {}
+        self._starts: dict[tuple[int, ...], list[int]] = {}
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
         self._deletes: dict[str, list[int]] = {}
         self._cache: dict[str, tuple[_Hit, ...]] = {}
+        self._raw_cache: dict[str, tuple[tuple[_Hit, ...], bool] | tuple[()]] = {}
         for index, rule in enumerate(self.rules):
             self._compile_rule(index, rule)
         self._index_patterns()
@@ -144,7 +146,9 @@ class Matcher:
         if key not in self._term_ids:
             self._term_ids[key] = len(self._terms)
             self._terms.append(_Term(text.strip(), tuple(patterns)))
-            self._starts.setdefault(patterns[0], []).append(self._term_ids[key])
+            # Terms are indexed by their first two words, so a common first name ("John") does not
+            # make every "John ..." term a candidate.
+            self._starts.setdefault(tuple(patterns[:2]), []).append(self._term_ids[key])
         return self._term_ids[key]
 
     def _index_patterns(self) -> None:
@@ -208,51 +212,66 @@ class Matcher:
         matches.sort(key=lambda m: (m[0].field is not Field.TITLE, -m[0].score, m[1]))
         return [m for m, _ in matches]
 
+    def _word(self, raw: str) -> tuple[tuple[_Hit, ...], bool] | tuple[()]:
+        """Return a raw story word's hits and whether it is capitalised (`()` for no hits); cached."""
+        word = bare(raw)
+        hits = self._lookup(fold_word(word))
+        info: tuple[tuple[_Hit, ...], bool] | tuple[()] = (hits, word[0].isupper()) if hits else ()
+        if len(self._raw_cache) >= _WORD_CACHE_LIMIT:
+            self._raw_cache.clear()
+        self._raw_cache[raw] = info
+        return info
+
     def _scan(self, fld: Field, raw: str, found: dict[tuple[int, Field], _Found]) -> None:
         text = prepare(raw)
-        tokens = tokenize(text)
+        words = WORD.findall(text)
+        cache = self._raw_cache
+        accepted: dict[int, dict[int, float]] = {}
         shouting: bool | None = None
-        per_token: list[dict[int, float]] = []
-        for token in tokens:
-            hits = self._lookup(token.norm)
-            accepted: dict[int, float] = {}
+        for i, word in enumerate(words):
+            info = cache.get(word)
+            if info is None:
+                info = self._word(word)
+            if not info:
+                continue
+            hits, capitalised = info
+            kept: dict[int, float] = {}
             for hit in hits:
-                if hit.fuzzy and self._patterns[hit.pattern].is_name and not token.capitalised:
+                if hit.fuzzy and not capitalised and self._patterns[hit.pattern].is_name:
                     if shouting is None:
                         shouting = is_shouting(text)
                     if not shouting:
                         continue
-                accepted[hit.pattern] = hit.score
-            per_token.append(accepted)
-        for i, accepted in enumerate(per_token):
-            for pid in accepted:
-                for term_id in self._starts.get(pid, ()):
-                    self._extend(term_id, i, fld, text, tokens, per_token, found)
+                kept[hit.pattern] = hit.score
+            if kept:
+                accepted[i] = kept
+        starts: list[int] = []
+        for i, kept in accepted.items():
+            following = accepted.get(i + 1, _NO_HITS)
+            for pid in kept:
+                candidates = list(self._starts.get((pid,), ()))
+                for next_pid in following:
+                    candidates += self._starts.get((pid, next_pid), ())
+                for term_id in candidates:
+                    score = self._extend(term_id, i, accepted)
+                    if score is None:
+                        continue
+                    best = found.get((term_id, fld))
+                    if best is None or score > best.score:
+                        last = i + len(self._terms[term_id].patterns) - 1
+                        _offsets(text, words, starts, last)
+                        start, end = starts[i], starts[last] + len(bare(words[last]))
+                        found[(term_id, fld)] = _Found(term_id, fld, score, start, end, text[start:end])
 
-    def _extend(
-        self,
-        term_id: int,
-        i: int,
-        fld: Field,
-        text: str,
-        tokens: list[Token],
-        per_token: list[dict[int, float]],
-        found: dict[tuple[int, Field], _Found],
-    ) -> None:
-        patterns = self._terms[term_id].patterns
-        if i + len(patterns) > len(tokens):
-            return
-        scores = []
-        for offset, pid in enumerate(patterns):
-            score = per_token[i + offset].get(pid)
-            if score is None:
-                return
-            scores.append(score)
-        start, end = tokens[i].start, tokens[i + len(patterns) - 1].end
-        hit = _Found(term_id, fld, min(scores), start, end, text[start:end])
-        best = found.get((term_id, fld))
-        if best is None or hit.score > best.score:
-            found[(term_id, fld)] = hit
+    def _extend(self, term_id: int, i: int, accepted: dict[int, dict[int, float]]) -> float | None:
+        """Return the term's score if all its words match from word i on, else None."""
+        score = 100.0
+        for offset, pid in enumerate(self._terms[term_id].patterns):
+            word_score = accepted.get(i + offset, _NO_HITS).get(pid)
+            if word_score is None:
+                return None
+            score = min(score, word_score)
+        return score
 
     def _decide(self, rule: Rule, evidence: list[tuple[Role, int, _Found]]) -> Match | None:
         allowed = [(r, g, f) for r, g, f in evidence if _in_fields(f.field, rule.fields)]
@@ -284,6 +303,19 @@ class Matcher:
             start=best.start,
             end=best.end,
         )
+
+
+def _offsets(text: str, words: list[str], starts: list[int], last: int) -> None:
+    """Extend `starts` with the offsets of words up to index `last`.
+
+    Words are found in order and only non-word characters lie between them, so the first occurrence of
+    a word after the end of the previous one is where the tokenizer found it.
+    """
+    pos = starts[-1] + len(words[len(starts) - 1]) if starts else 0
+    for index in range(len(starts), last + 1):
+        pos = text.find(words[index], pos)
+        starts.append(pos)
+        pos += len(words[index])
 
 
 def _in_fields(fld: Field, fields: Fields) -> bool:

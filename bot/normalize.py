@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Letters and digits make words; everything else (hyphens, dashes, quotes, punctuation, emoji) breaks them.
-_WORD = re.compile(r"[^\W_]+")
-_APOSTROPHES = "'’ʼ`´‘"
+# A possessive 's is taken with its word so that it can be dropped ("Starmer's" -> "starmer").
+WORD = re.compile(r"[^\W_]+(?:['’ʼ`´‘][sS](?![^\W_]))?")
+_POSSESSIVE = re.compile(r"['’ʼ`´‘][sS]$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -35,8 +36,9 @@ def prepare(text: str) -> str:
     """Return the text NFKC-normalised with HTML entities decoded; spans of tokens refer to this string."""
     if "&" in text:
         text = html.unescape(text)
-    text = _CONTROL.sub(" ", text)
-    return unicodedata.normalize("NFKC", text)
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 @lru_cache(maxsize=200_000)
@@ -50,21 +52,17 @@ def fold_word(word: str) -> str:
     return unicodedata.normalize("NFC", stripped)
 
 
+def bare(word: str) -> str:
+    """Return a raw word without its possessive 's."""
+    return word[:-2] if len(word) > 2 and _POSSESSIVE.search(word) else word
+
+
 def tokenize(text: str) -> list[Token]:
     """Split prepared text into tokens, dropping the `s` of a possessive `'s`."""
-    tokens: list[Token] = []
-    for m in _WORD.finditer(text):
-        word = m.group()
-        start = m.start()
-        if (
-            tokens
-            and word in ("s", "S")
-            and start >= 1
-            and text[start - 1] in _APOSTROPHES
-            and tokens[-1].end == start - 1
-        ):
-            continue
-        tokens.append(Token(fold_word(word), start, m.end(), word[0].isupper()))
+    tokens = []
+    for m in WORD.finditer(text):
+        word = bare(m.group())
+        tokens.append(Token(fold_word(word), m.start(), m.start() + len(word), word[0].isupper()))
     return tokens
 
 

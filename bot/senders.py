@@ -80,11 +80,14 @@ class TelegramSender:
         # PTB 22.2+ warns on every flood-control error until `retry_after` is a timedelta; opt in as its
         # deprecation notice asks, so AIORateLimiter reads it without warnings.
         os.environ.setdefault("PTB_TIMEDELTA", "1")
-        kwargs = (
-            {"base_url": base_url, "base_file_url": base_url.replace("/bot", "/file/bot")} if base_url else {}
-        )
         # Telegram allows ~30 messages/s overall and 20/min per group; the limiter queues to stay under them.
-        self.bot = ExtBot(token, rate_limiter=AIORateLimiter(max_retries=2), **kwargs)
+        api = base_url or "https://api.telegram.org/bot"
+        self.bot = ExtBot(
+            token,
+            base_url=api,
+            base_file_url=api.removesuffix("/bot") + "/file/bot",
+            rate_limiter=AIORateLimiter(max_retries=2),
+        )
 
     async def start(self) -> None:
         await self.bot.initialize()

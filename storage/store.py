@@ -264,8 +264,12 @@ class Store:
 
     def stats(self) -> Stats:
         with self._read("read statistics") as conn:
-            count = lambda q: int(conn.execute(q).scalar() or 0)  # noqa: E731
-            status = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all())
+
+            def count(query: Any) -> int:
+                return int(conn.execute(query).scalar() or 0)
+
+            rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+            status: dict[str, int] = {str(row[0]): int(row[1]) for row in rows}
             return Stats(
                 feeds=count(select(func.count()).select_from(feeds)),
                 stories=count(select(func.count()).select_from(stories)),

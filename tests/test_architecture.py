@@ -23,3 +23,8 @@ def test_import_contracts_hold() -> None:
 def test_ruff_is_clean() -> None:
     result = run(str(BIN / "ruff"), "check", "bot", "storage", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = run(str(BIN / "mypy"))
+    assert result.returncode == 0, result.stdout + result.stderr
