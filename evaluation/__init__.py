@@ -1,0 +1,1 @@
+"""Quality evaluations of newsbot's matcher and clusterer on hand-labelled real stories."""
