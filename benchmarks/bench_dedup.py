@@ -27,8 +27,9 @@ def synthetic_stream(count: int, duplicate_share: float, seed: int = 7) -> list[
     """Stories built from real headlines and real summary text, with near-duplicate copies mixed in.
 
     A new story joins the first half of one real headline to the second half of another, with a word
-    replaced from the real vocabulary, over a summary of four 15-word runs of real summary text; a near-duplicate re-publishes a story from
-    the last few hours under another outlet, with a word of the headline and a few summary words changed.
+    replaced from the real vocabulary, over a summary of four 15-word runs of real summary text; a
+    near-duplicate re-publishes a story from the last few hours under another outlet, with a word of the
+    headline and a few summary words changed.
     Stories arrive about 25 seconds apart, so a 48-hour window holds some 7,000 of them.
     """
     rng = random.Random(seed)
