@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.digest import build_items, build_sections, period_heading, render_alert, render_digest, to_plain
 from bot.model import DigestStory, OutgoingMessage
-from bot.watchlist import Channel, Mode, Priority, Watchlist
+from bot.watchlist import Channel, Mode, Priority, Rule, Watchlist
 
 
 def alert_messages(watchlist: Watchlist, new_clusters: Sequence[DigestStory]) -> list[OutgoingMessage]:
@@ -34,7 +34,7 @@ def alert_messages(watchlist: Watchlist, new_clusters: Sequence[DigestStory]) ->
             if rule is None:
                 continue
             item = build_items([story])[0]
-            text = render_alert(item, rule.name, tz, names)
+            text = render_alert(item, rule.id, rule.name, tz, names)
             messages.append(
                 OutgoingMessage(
                     f"alert:{channel.chat}:{story.cluster_id}", channel.chat, text, to_plain(text), False
@@ -43,11 +43,10 @@ def alert_messages(watchlist: Watchlist, new_clusters: Sequence[DigestStory]) ->
     return messages
 
 
-def _alerts(channel: Channel, rule: object) -> bool:
-    rule_id = getattr(rule, "id", "")
-    if not channel.follows(rule_id):
+def _alerts(channel: Channel, rule: Rule) -> bool:
+    if not channel.follows(rule.id):
         return False
-    return channel.mode is Mode.ALERT or getattr(rule, "priority", None) is Priority.ALERT
+    return channel.mode is Mode.ALERT or rule.priority is Priority.ALERT
 
 
 def digest_messages(

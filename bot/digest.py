@@ -92,9 +92,11 @@ def render_digest_text(
     return "\n".join(lines) + "\n"
 
 
-def render_alert(item: DigestItem, rule_name: str, tz: ZoneInfo, names: dict[str, str] | None = None) -> str:
+def render_alert(
+    item: DigestItem, rule_id: str, rule_name: str, tz: ZoneInfo, names: dict[str, str] | None = None
+) -> str:
     """Render an instant alert for one cluster as Telegram HTML."""
-    return f"🔔 <b>{html.escape(rule_name)}</b>\n{_html_line(item, tz, '', names or {})}"
+    return f"🔔 <b>{html.escape(rule_name)}</b>\n{_html_line(item, tz, rule_id, names or {})}"
 
 
 def to_plain(html_text: str) -> str:
