@@ -35,6 +35,7 @@ from storage import Store, open_store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SHUTDOWN_GRACE = 20.0  # seconds in-flight polls get to finish on SIGTERM
 OnReport = Callable[[PollReport], None]
 
 
@@ -161,9 +162,10 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         except (NotImplementedError, RuntimeError):  # not the main thread, or not a Unix loop
             pass
     scheduler = Scheduler(app.settings.timezone)
+    inflight: set[asyncio.Task[object]] = set()
     await app.sender.start()
     async with Fetcher(app.limits) as fetcher:
-        _schedule(app, scheduler, fetcher)
+        _schedule(app, scheduler, fetcher, inflight)
         scheduler.start()
         log.info(
             "newsbot running",
@@ -177,19 +179,42 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         try:
             await stop.wait()
         finally:
-            log.info("Stopping")
+            log.info("Stopping", extra={"polls_in_flight": len(inflight)})
+            scheduler.pause()
+            await _drain(inflight, SHUTDOWN_GRACE)
             scheduler.shutdown()
             await flush_outbox(app.store, app.sender, app.clock)
             await app.sender.stop()
 
 
-def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher) -> None:
-    start = app.clock()
+async def _drain(tasks: set[asyncio.Task[object]], grace: float) -> None:
+    """Let running polls finish within `grace` seconds, then cut the rest short."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(set(tasks), timeout=grace)
+    for task in late:
+        task.cancel()
+    if late:
+        log.warning("Polls cut short at shutdown", extra={"polls": len(late)})
+        await asyncio.wait(late, timeout=5)
+
+
+def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher, inflight: set[asyncio.Task[object]]) -> None:
+    start = utcnow()  # the scheduler runs on the wall clock, whatever clock stories are stamped with
     for i, feed in enumerate(app.watchlist.feeds):
         every = feed.every or app.settings.poll_every
 
         async def poll(feed: FeedRule = feed, every: timedelta = every) -> None:
-            await poll_feed(feed, fetcher, app.ingestor, app.clock, every)
+            task = asyncio.current_task()
+            if task is not None:
+                inflight.add(task)
+            try:
+                await poll_feed(feed, fetcher, app.ingestor, app.clock, every)
+            except asyncio.CancelledError:
+                log.info("Poll cut short at shutdown", extra={"feed": feed.name})
+            finally:
+                if task is not None:
+                    inflight.discard(task)
 
         # Spread the first polls over a few seconds rather than firing every feed at once.
         scheduler.add_poll(feed.url, every, poll, first=start + timedelta(seconds=i * 0.5))

@@ -47,7 +47,7 @@ class Scheduler:
         )
 
     def add_daily(self, name: str, at: time, timezone: str, job: Job) -> None:
-        trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(timezone))
+        trigger = _daily(at, timezone)
         self._scheduler.add_job(job, trigger, id=name, name=name, replace_existing=True)
 
     def add_every(self, name: str, every: timedelta, job: Job, first: datetime | None = None) -> None:
@@ -64,6 +64,11 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.start()
 
+    def pause(self) -> None:
+        """Start no more jobs; those running go on."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
@@ -73,3 +78,13 @@ class Scheduler:
             log.warning("Job missed its run time", extra={"job": event.job_id})
         elif event.exception is not None:
             log.error("Job failed", extra={"job": event.job_id}, exc_info=event.exception)
+
+
+def _daily(at: time, timezone: str) -> CronTrigger:
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(timezone))
+
+
+def next_daily(at: time, timezone: str, after: datetime) -> datetime:
+    """Return when a daily job at local time `at` in `timezone` next fires after `after` (DST-aware)."""
+    fire: datetime = _daily(at, timezone).get_next_fire_time(None, after)
+    return fire
