@@ -16,7 +16,8 @@ Semantics, in the order they are applied:
    any), every `all` group has a matching term, and, for aliases, a context term is present. Any `none`
    term vetoes the rule. `fields:` limits all of this to the title or the summary.
 6. Each matching rule yields one `Match`: its best evidence (title before summary, then score, then the
-   longer term). Matches are ordered the same way, so a title match ranks above a summary match.
+   longer term), taken from its names, aliases and terms, or for a topic made only of `all` groups, from
+   the first group. Matches are ordered the same way, so a title match ranks above a summary match.
 
 Speed: a story's distinct words are looked up in an index of the watchlist's words (exact, prefix and a
 deletion-neighbourhood index for typos), and the result is cached per distinct word, so the cost of a story
@@ -26,7 +27,6 @@ grows with its length and the number of candidate terms, not with the size of th
 from __future__ import annotations
 
 import enum
-import itertools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -291,7 +291,9 @@ class Matcher:
         needs_direct = bool(rule.terms or rule.aliases)
         if needs_direct and not direct:
             return None
-        candidates = direct or list(itertools.chain.from_iterable(groups.values()))
+        # Explain by a direct term; for `all`-only topics by the first group, which names the subject
+        # (later groups tend to be context: "UK", "Home Office").
+        candidates = direct or groups[0]
         best = max(candidates, key=_Found.rank)
         return Match(
             rule=rule.id,
