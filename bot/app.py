@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.dedup import ClusterIndex, DedupConfig
-from bot.delivery import digest_messages
+from bot.delivery import Audience, audiences, channel_audience, chat_audiences, digest_due, digest_messages
 from bot.digest import build_items, build_sections, period_heading, render_digest_text
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
@@ -29,7 +29,7 @@ from bot.rulefiles import load_watchlist
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender
 from bot.settings import Settings
-from bot.watchlist import Channel, FeedRule, Mode, Watchlist
+from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class App:
     sender: Sender
     clock: Clock = utcnow
     limits: FetchLimits = field(default_factory=FetchLimits)
+    base_watchlist: Watchlist = field(default_factory=Watchlist)  # the rule files, without tracked phrases
 
     def close(self) -> None:
         self.store.close()
@@ -84,7 +85,9 @@ def build(
         token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
         sender = TelegramSender(token, settings.telegram_api_url) if token else ConsoleSender()
     limits = FetchLimits(max_bytes=settings.max_feed_bytes)
-    return App(settings, watchlist, store, ingestor, sender, clock, limits)
+    app = App(settings, watchlist, store, ingestor, sender, clock, limits, base_watchlist=watchlist)
+    refresh_rules(app)
+    return app
 
 
 async def poll_all(
@@ -131,25 +134,53 @@ def render_text(app: App, stories: Sequence[DigestStory], channel: Channel, head
     return render_digest_text(sections, tz, period_heading(heading, app.clock(), tz), names)
 
 
-def find_channel(app: App, chat: str | None) -> Channel:
-    if chat is None:
-        return console_channel(app.settings)
+def find_audience(app: App, chat: str) -> Audience:
+    """The audience of a chat: a channel of the rule files, or a Telegram chat with subscriptions."""
     for channel in app.watchlist.channels:
         if channel.chat == chat:
-            return channel
+            return channel_audience(app.watchlist, channel)
+    settings = app.store.chat(chat)
+    if settings is not None:
+        found = chat_audiences([settings], app.store.subscriptions(chat))
+        if found:
+            return found[0]
     known = ", ".join(c.chat for c in app.watchlist.channels) or "none"
-    raise LookupError(f"no channel {chat!r} in the rule files (channels: {known})")
+    raise LookupError(f"no channel or subscribed chat {chat!r} (channels in the rule files: {known})")
 
 
-async def send_digest(app: App, channel: Channel, since: datetime | None = None) -> int:
-    """Queue a channel's digest (what is new since its last digest, or the last 24 h) and deliver it."""
+async def send_digest(app: App, audience: Audience, since: datetime | None = None, key: str = "") -> int:
+    """Queue an audience's digest: what is new since its last digest (or the last 24 h), once per period."""
     until = app.clock()
     if since is None:
-        since = await asyncio.to_thread(app.store.last_digest, channel.chat) or until - timedelta(hours=24)
+        since = await asyncio.to_thread(app.store.last_digest, audience.chat) or until - timedelta(hours=24)
     stories = await asyncio.to_thread(app.store.digest_stories, since, until)
-    messages = digest_messages(app.watchlist, channel, stories, until)
-    await asyncio.to_thread(app.store.record_digest, channel.chat, until, messages)
+    messages = digest_messages(app.watchlist, audience, stories, until, key=key)
+    await asyncio.to_thread(app.store.record_digest, audience.chat, until, messages)
     return len(messages)
+
+
+async def digest_tick(app: App, started: datetime) -> int:
+    """Send every digest whose local time has come since its last one; return how many were sent."""
+    now = app.clock()
+    chats = await asyncio.to_thread(app.store.active_chats)
+    created = {c.chat: c.created_at for c in chats}
+    listeners = audiences(app.watchlist, chats, await asyncio.to_thread(app.store.subscriptions))
+    sent = 0
+    for audience in listeners:
+        last = await asyncio.to_thread(app.store.last_digest, audience.chat)
+        if digest_due(audience, last or created.get(audience.chat) or started, now):
+            await send_digest(app, audience, since=last)
+            sent += 1
+    return sent
+
+
+def refresh_rules(app: App) -> None:
+    """Rebuild the matcher with the personal phrases chats track now."""
+    phrases = app.store.tracked_phrases()
+    watchlist = with_tracked(app.base_watchlist, phrases)
+    if watchlist != app.watchlist:
+        app.watchlist = watchlist
+        app.ingestor.replace_rules(watchlist, build_matcher(watchlist))
 
 
 async def run(app: App, stop: asyncio.Event | None = None) -> None:
@@ -218,15 +249,10 @@ def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher, inflight: set[as
 
         # Spread the first polls over a few seconds rather than firing every feed at once.
         scheduler.add_poll(feed.url, every, poll, first=start + timedelta(seconds=i * 0.5))
-    for channel in app.watchlist.channels:
-        if channel.mode is Mode.ALERT:
-            continue
 
-        async def digest(channel: Channel = channel) -> None:
-            await send_digest(app, channel)
+    async def digests() -> None:
+        if await digest_tick(app, start):
             await flush_outbox(app.store, app.sender, app.clock)
-
-        scheduler.add_daily(f"digest:{channel.chat}", channel.digest_at, channel.timezone, digest)
 
     async def deliver() -> None:
         await flush_outbox(app.store, app.sender, app.clock)
@@ -236,6 +262,7 @@ def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher, inflight: set[as
         app.ingestor.index.expire(app.clock())
 
     scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
+    scheduler.add_every("digests", timedelta(seconds=60), digests, first=start + timedelta(seconds=30))
     scheduler.add_every("retention", timedelta(hours=6), prune, first=start + timedelta(minutes=1))
 
 

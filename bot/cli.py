@@ -16,6 +16,7 @@ from rich.table import Table
 
 from bot import __version__, app
 from bot.dedup import ClusterIndex, DedupConfig
+from bot.delivery import Audience, digest_messages
 from bot.errors import ConfigError, NewsbotError, RuleFileError
 from bot.jsonl import BadLine, cluster_line, match_line, read_stories
 from bot.logs import setup_logging
@@ -23,7 +24,7 @@ from bot.outbox import flush_outbox
 from bot.pipeline import PollReport
 from bot.rulefiles import load_watchlist, rule_files
 from bot.settings import Settings
-from bot.watchlist import Channel, parse_span
+from bot.watchlist import parse_span
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -298,28 +299,36 @@ def _digest(args: argparse.Namespace, settings: Settings, out: _Out, stdin: Text
         raise ConfigError(f"--since: {exc}") from None
     application = app.build(settings)
     try:
-        channel = app.find_channel(application, args.chat)
         now = application.clock()
         since = now - since_delta if since_delta else None
         if args.send:
             if args.chat is None:
-                raise ConfigError("--send needs --chat: a digest is sent to one channel of the rule files")
-            queued, flushed = asyncio.run(_send_digest(application, channel, since))
+                raise ConfigError("--send needs --chat: a digest is sent to one channel or subscribed chat")
+            audience = app.find_audience(application, args.chat)
+            queued, flushed = asyncio.run(_send_digest(application, audience, since))
             out.print(
-                f"Digest for {channel.chat}: {queued} message(s) queued, {flushed} sent "
+                f"Digest for {audience.chat}: {queued} message(s) queued, {flushed} sent "
                 f"via {application.sender.name}."
             )
             return EXIT_OK
         stories = application.store.digest_stories(since or now - timedelta(hours=24), now)
-        text = app.render_text(application, stories, channel, "newsbot digest")
+        if args.chat is not None:
+            audience = app.find_audience(application, args.chat)
+            text = "\n".join(
+                m.plain_text for m in digest_messages(application.watchlist, audience, stories, now)
+            )
+        else:
+            text = app.render_text(application, stories, app.console_channel(settings), "newsbot digest")
         out.print(text or "No matched stories in that period.")
         return EXIT_OK
     finally:
         application.close()
 
 
-async def _send_digest(application: app.App, channel: Channel, since: datetime | None) -> tuple[int, int]:
-    queued = await app.send_digest(application, channel, since)
+async def _send_digest(application: app.App, audience: Audience, since: datetime | None) -> tuple[int, int]:
+    queued = await app.send_digest(
+        application, audience, since, key=f"now-{application.clock():%Y%m%dT%H%M%S}"
+    )
     await application.sender.start()
     try:
         flushed = await flush_outbox(application.store, application.sender, application.clock)

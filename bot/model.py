@@ -136,3 +136,27 @@ class ParseResult:
     title: str = ""
     warning: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """A Telegram chat that talks to the bot: where and when its digest goes."""
+
+    chat: str
+    kind: str = "private"
+    title: str = ""
+    timezone: str = "Europe/London"
+    digest_at: str = "08:00"
+    paused: bool = False
+    active: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat follows a rule (or a personal phrase, `phrase` set) in a delivery mode."""
+
+    chat: str
+    rule: str
+    mode: str = "both"
+    phrase: str | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.dedup import ClusterIndex
-from bot.delivery import alert_messages
+from bot.delivery import alert_messages, audiences
 from bot.fetch import Fetcher
 from bot.matching import Matcher
 from bot.model import DigestStory, FeedState, FetchResult, Story
@@ -70,9 +70,13 @@ class Ingestor:
             if is_new and item.matches and item.story.id in inserted
         ]
         fresh_news = [s for s in new_matched if s.published >= now - ALERT_MAX_AGE]  # no alerts for a backlog
-        alerts = alert_messages(self.watchlist, fresh_news)
-        if alerts:
-            await asyncio.to_thread(self.store.enqueue, alerts, now)
+        if fresh_news:
+            chats = await asyncio.to_thread(self.store.active_chats)
+            subscriptions = await asyncio.to_thread(self.store.subscriptions)
+            listeners = audiences(self.watchlist, chats, subscriptions)
+            alerts = alert_messages(self.watchlist, listeners, fresh_news)
+            if alerts:
+                await asyncio.to_thread(self.store.enqueue, alerts, now)
         return len(inserted), new_matched
 
 

@@ -2,21 +2,21 @@
 
 Job policy, set once: `max_instances=1` (a feed is never polled twice at once), `coalesce=True` (polls
 missed while busy run once, not in a burst), a misfire grace so a late job still runs, and jitter on polls
-so feeds with one interval do not all fire together. Digest jobs are cron jobs in each chat's timezone,
-so they follow daylight-saving changes. Failed and missed jobs are logged.
+so feeds with one interval do not all fire together. Digests run from a one-minute tick that asks
+`delivery.digest_due` for each chat, so they follow each chat's timezone and daylight saving, and a
+digest missed while the service was down goes out when it is back. Failed and missed jobs are logged.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,6 @@ class Scheduler:
             replace_existing=True,
         )
 
-    def add_daily(self, name: str, at: time, timezone: str, job: Job) -> None:
-        trigger = _daily(at, timezone)
-        self._scheduler.add_job(job, trigger, id=name, name=name, replace_existing=True)
-
     def add_every(self, name: str, every: timedelta, job: Job, first: datetime | None = None) -> None:
         trigger = IntervalTrigger(seconds=max(1, int(every.total_seconds())))
         self._scheduler.add_job(job, trigger, id=name, name=name, next_run_time=first, replace_existing=True)
@@ -78,13 +74,3 @@ class Scheduler:
             log.warning("Job missed its run time", extra={"job": event.job_id})
         elif event.exception is not None:
             log.error("Job failed", extra={"job": event.job_id}, exc_info=event.exception)
-
-
-def _daily(at: time, timezone: str) -> CronTrigger:
-    return CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(timezone))
-
-
-def next_daily(at: time, timezone: str, after: datetime) -> datetime:
-    """Return when a daily job at local time `at` in `timezone` next fires after `after` (DST-aware)."""
-    fire: datetime = _daily(at, timezone).get_next_fire_time(None, after)
-    return fire

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -251,3 +251,23 @@ def _suggestion(unknown: str, rules: Mapping[str, Rule]) -> str:
 
 def _shares_word(a: str, b: str) -> bool:
     return bool(set(a.split("-")) & set(b.split("-")) - {"the", "of", "and"})
+
+
+TRACK_PREFIX = "track:"
+
+
+def tracked_id(phrase: str) -> str:
+    """The rule id of a personal /track phrase: `track:` and its normalised words."""
+    return TRACK_PREFIX + "-".join(words(phrase))[:120]
+
+
+def with_tracked(watchlist: Watchlist, phrases: Iterable[str]) -> Watchlist:
+    """Return the watchlist with personal phrases added as topics, matched like any other rule."""
+    known = {r.id for r in watchlist.rules}
+    extra = []
+    for phrase in phrases:
+        rule_id = tracked_id(phrase)
+        if rule_id not in known:
+            known.add(rule_id)
+            extra.append(Rule(id=rule_id, name=f"“{phrase}”", kind=RuleKind.TOPIC, terms=(phrase,)))
+    return replace(watchlist, topics=watchlist.topics + tuple(extra)) if extra else watchlist

@@ -122,3 +122,25 @@ digests = Table(
     Column("chat", String(100), primary_key=True),
     Column("last_until", UTCDateTime(), nullable=False),
 )
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("chat", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False, default="private"),
+    Column("title", String(300), nullable=False, default=""),
+    Column("timezone", String(64), nullable=False, default="Europe/London"),
+    Column("digest_at", String(5), nullable=False, default="08:00"),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("chat", String(100), ForeignKey("chats.chat", ondelete="CASCADE"), primary_key=True),
+    Column("rule", String(200), primary_key=True),
+    Column("mode", String(10), nullable=False, default="both"),  # alert | digest | both
+    Column("phrase", String(200)),  # set for a personal /track phrase; the rule id is then track:<phrase>
+)

@@ -12,10 +12,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StorageError
-from bot.model import DigestStory, FeedState, Field, Match, OutgoingMessage, RuleKind, Story
+from bot.model import (
+    ChatSettings,
+    DigestStory,
+    FeedState,
+    Field,
+    Match,
+    OutgoingMessage,
+    RuleKind,
+    Story,
+    Subscription,
+)
 from storage.engine import make_engine, redacted
 from storage.migrations import migrate
-from storage.schema import digests, feeds, matches, outbox, stories
+from storage.schema import chats, digests, feeds, matches, outbox, stories, subscriptions
 
 _CHUNK = 400
 
@@ -259,6 +269,90 @@ class Store:
                 == 0
             ):
                 _insert_ignore(conn, digests, [{"chat": chat, "last_until": until}])
+
+    # -- chats and subscriptions ---------------------------------------------------------------------------
+
+    def ensure_chat(self, chat: str, kind: str, title: str, now: datetime, timezone: str) -> ChatSettings:
+        """Return a chat's settings, registering it (or reactivating it) on first contact."""
+        with self._write("register a chat") as conn:
+            _insert_ignore(
+                conn,
+                chats,
+                [
+                    {
+                        "chat": chat,
+                        "kind": kind,
+                        "title": title[:300],
+                        "timezone": timezone,
+                        "digest_at": "08:00",
+                        "paused": False,
+                        "active": True,
+                        "created_at": now,
+                    }
+                ],
+            )
+            conn.execute(
+                update(chats).where(chats.c.chat == chat, chats.c.active.is_(False)).values(active=True)
+            )
+            row = conn.execute(select(chats).where(chats.c.chat == chat)).mappings().one()
+        return ChatSettings(**row)
+
+    def chat(self, chat: str) -> ChatSettings | None:
+        with self._read("read a chat") as conn:
+            row = conn.execute(select(chats).where(chats.c.chat == chat)).mappings().first()
+        return ChatSettings(**row) if row else None
+
+    def active_chats(self) -> list[ChatSettings]:
+        with self._read("read chats") as conn:
+            rows = conn.execute(
+                select(chats).where(chats.c.active.is_(True)).order_by(chats.c.chat)
+            ).mappings()
+            return [ChatSettings(**row) for row in rows]
+
+    def update_chat(self, chat: str, **values: Any) -> None:
+        """Change a chat's settings (timezone, digest_at, paused, active)."""
+        with self._write("update a chat") as conn:
+            conn.execute(update(chats).where(chats.c.chat == chat).values(**values))
+
+    def subscriptions(self, chat: str | None = None) -> list[Subscription]:
+        """Return subscriptions of one chat, or of every active chat."""
+        query = select(subscriptions).join(chats, chats.c.chat == subscriptions.c.chat)
+        query = query.where(subscriptions.c.chat == chat) if chat else query.where(chats.c.active.is_(True))
+        with self._read("read subscriptions") as conn:
+            rows = conn.execute(query.order_by(subscriptions.c.chat, subscriptions.c.rule)).mappings()
+            return [Subscription(r["chat"], r["rule"], r["mode"], r["phrase"]) for r in rows]
+
+    def subscribe(self, subscription: Subscription) -> bool:
+        """Add a subscription; return False if the chat already had it."""
+        row = {
+            "chat": subscription.chat,
+            "rule": subscription.rule,
+            "mode": subscription.mode,
+            "phrase": subscription.phrase,
+        }
+        with self._write("subscribe") as conn:
+            return _insert_ignore(conn, subscriptions, [row]) == 1
+
+    def unsubscribe(self, chat: str, rule: str) -> bool:
+        with self._write("unsubscribe") as conn:
+            query = delete(subscriptions).where(subscriptions.c.chat == chat, subscriptions.c.rule == rule)
+            return bool(conn.execute(query).rowcount)
+
+    def set_mode(self, chat: str, rule: str, mode: str) -> bool:
+        with self._write("change a delivery mode") as conn:
+            query = update(subscriptions).where(subscriptions.c.chat == chat, subscriptions.c.rule == rule)
+            return bool(conn.execute(query.values(mode=mode)).rowcount)
+
+    def tracked_phrases(self) -> list[str]:
+        """Return every personal phrase some active chat tracks."""
+        query = (
+            select(subscriptions.c.phrase)
+            .distinct()
+            .join(chats, chats.c.chat == subscriptions.c.chat)
+            .where(subscriptions.c.phrase.is_not(None), chats.c.active.is_(True))
+        )
+        with self._read("read tracked phrases") as conn:
+            return sorted(str(p) for p in conn.execute(query).scalars())
 
     # -- stats ---------------------------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ def test_feeds_to_digest_with_coverage_folded(
     assert flushed.sent >= 1 and out.getvalue().count("Robert Jenrick resigns as immigration minister") == 1
 
     clock[0] = NOW.replace(hour=23, minute=30)
-    asyncio.run(app.send_digest(application, application.watchlist.channels[0]))
+    asyncio.run(app.send_digest(application, app.find_audience(application, "@watch")))
     asyncio.run(app.flush_outbox(application.store, application.sender, application.clock))
     digest = out.getvalue().split("newsbot digest")[1]
     assert "Robert Jenrick (" in digest and "The Rwanda scheme (" in digest

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 
 from bot import app
-from bot.scheduler import next_daily
+from bot.delivery import Audience, digest_due, latest_digest_moment
 from bot.senders import ConsoleSender
 from bot.settings import Settings
+from bot.watchlist import Mode
 from tests.conftest import DATA, ROOT
 from tests.helpers.feedserver import FeedServer
 
@@ -36,13 +37,21 @@ channels:
 
 
 def test_digest_time_follows_the_local_clock_across_daylight_saving() -> None:
-    winter = next_daily(time(8, 0), "Europe/London", datetime(2024, 1, 10, 12, 0, tzinfo=UTC))
-    summer = next_daily(time(8, 0), "Europe/London", datetime(2024, 7, 10, 12, 0, tzinfo=UTC))
-    assert winter.astimezone(UTC) == datetime(2024, 1, 11, 8, 0, tzinfo=UTC)
-    assert summer.astimezone(UTC) == datetime(2024, 7, 11, 7, 0, tzinfo=UTC)
-    # The night the clocks go forward (31 March 2024), 08:00 local is 07:00 UTC.
-    spring = next_daily(time(8, 0), "Europe/London", datetime(2024, 3, 30, 12, 0, tzinfo=UTC))
-    assert spring.astimezone(UTC) == datetime(2024, 3, 31, 7, 0, tzinfo=UTC)
+    audience = Audience("@c", "Europe/London", time(8, 0), {"r": Mode.DIGEST})
+    winter = latest_digest_moment(audience, datetime(2024, 1, 11, 12, 0, tzinfo=UTC))
+    summer = latest_digest_moment(audience, datetime(2024, 7, 11, 12, 0, tzinfo=UTC))
+    assert winter == datetime(2024, 1, 11, 8, 0, tzinfo=UTC)
+    assert summer == datetime(2024, 7, 11, 7, 0, tzinfo=UTC)
+    # The morning the clocks go forward (31 March 2024), 08:00 local is 07:00 UTC.
+    assert not digest_due(
+        audience, datetime(2024, 3, 30, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 6, 59, tzinfo=UTC)
+    )
+    assert digest_due(
+        audience, datetime(2024, 3, 30, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 7, 0, tzinfo=UTC)
+    )
+    assert not digest_due(
+        audience, datetime(2024, 3, 31, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 23, 0, tzinfo=UTC)
+    )
 
 
 def _rules(feed_server: FeedServer, tmp_path: Path) -> Path:

@@ -175,7 +175,7 @@ def test_feeds_and_digest_read_what_was_stored(feed_server: FeedServer, tmp_path
     code, digest, _ = run(["digest", "--since", "1h"], environ=env)
     assert code == 0 and "EgyptAir hijack (2)" in digest
     code, _, err = run(["digest", "--chat", "@nobody"], environ=env)
-    assert code == 1 and "no channel '@nobody'" in err
+    assert code == 1 and "no channel or subscribed chat '@nobody'" in err
 
 
 def test_demo_prints_a_readable_digest_of_real_stories(tmp_path: Path) -> None:
