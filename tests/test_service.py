@@ -42,16 +42,11 @@ def test_digest_time_follows_the_local_clock_across_daylight_saving() -> None:
     summer = latest_digest_moment(audience, datetime(2024, 7, 11, 12, 0, tzinfo=UTC))
     assert winter == datetime(2024, 1, 11, 8, 0, tzinfo=UTC)
     assert summer == datetime(2024, 7, 11, 7, 0, tzinfo=UTC)
-    # The morning the clocks go forward (31 March 2024), 08:00 local is 07:00 UTC.
-    assert not digest_due(
-        audience, datetime(2024, 3, 30, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 6, 59, tzinfo=UTC)
-    )
-    assert digest_due(
-        audience, datetime(2024, 3, 30, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 7, 0, tzinfo=UTC)
-    )
-    assert not digest_due(
-        audience, datetime(2024, 3, 31, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 23, 0, tzinfo=UTC)
-    )
+    # The morning the clocks go forward (31 March 2024), 08:00 local is 07:00 UTC; the day before it was 08:00 UTC.
+    last = datetime(2024, 3, 30, 8, 0, tzinfo=UTC)
+    assert not digest_due(audience, last, datetime(2024, 3, 31, 6, 59, tzinfo=UTC))
+    assert digest_due(audience, last, datetime(2024, 3, 31, 7, 0, tzinfo=UTC))
+    assert not digest_due(audience, datetime(2024, 3, 31, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 23, 0, tzinfo=UTC))
 
 
 def _rules(feed_server: FeedServer, tmp_path: Path) -> Path:
