@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, audiences, channel_audience, chat_audiences, digest_due, digest_messages
 from bot.digest import build_items, build_sections, period_heading, render_digest_text
+from bot.errors import RuleFileError
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
@@ -29,6 +31,7 @@ from bot.rulefiles import load_watchlist
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender
 from bot.settings import Settings
+from bot.telegram_commands import BotServices, build_application
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
 
@@ -53,6 +56,7 @@ class App:
     clock: Clock = utcnow
     limits: FetchLimits = field(default_factory=FetchLimits)
     base_watchlist: Watchlist = field(default_factory=Watchlist)  # the rule files, without tracked phrases
+    telegram: Any = None  # the python-telegram-bot Application taking commands, when a token is set
 
     def close(self) -> None:
         self.store.close()
@@ -81,13 +85,89 @@ def build(
     for story, cluster_id in store.recent_stories(now - settings.dedup_window):
         index.restore(story, cluster_id, now)
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
-    if sender is None:
-        token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
-        sender = TelegramSender(token, settings.telegram_api_url) if token else ConsoleSender()
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     limits = FetchLimits(max_bytes=settings.max_feed_bytes)
-    app = App(settings, watchlist, store, ingestor, sender, clock, limits, base_watchlist=watchlist)
+    app = App(
+        settings,
+        watchlist,
+        store,
+        ingestor,
+        sender or ConsoleSender(),
+        clock,
+        limits,
+        base_watchlist=watchlist,
+    )
+    if token and sender is None:
+        app.telegram = build_application(token, settings.telegram_api_url, _services(app))
+        app.sender = TelegramSender(token, settings.telegram_api_url, bot=app.telegram.bot)
     refresh_rules(app)
     return app
+
+
+def _services(app: App) -> BotServices:
+    async def digest_now(chat: str) -> int:
+        queued = await send_digest(app, find_audience(app, chat), key=f"now-{app.clock():%Y%m%dT%H%M%S}")
+        await flush_outbox(app.store, app.sender, app.clock)
+        return queued
+
+    async def reload() -> str:
+        return await asyncio.to_thread(reload_rules, app)
+
+    s = app.settings
+    return BotServices(
+        store=app.store,
+        watchlist=lambda: app.watchlist,
+        refresh_rules=lambda: refresh_rules(app),
+        digest_now=digest_now,
+        reload=reload,
+        stats=lambda: stats_text(app),
+        feeds=lambda: feeds_text(app),
+        clock=app.clock,
+        default_timezone=s.timezone,
+        admins=s.admins,
+        allowed_users=s.allowed_users,
+        commands_per_minute=s.commands_per_minute,
+    )
+
+
+def reload_rules(app: App) -> str:
+    """Re-read the rule files; invalid files leave the running rules in place. Return a report."""
+    try:
+        watchlist = load_rules(app.settings)
+    except RuleFileError as exc:
+        log.error("Rule files invalid; keeping the running rules", extra={"problems": len(exc.problems)})
+        return "Rule files have errors; the running rules stay:\n" + "\n".join(
+            str(p) for p in exc.problems[:20]
+        )
+    app.base_watchlist = watchlist
+    refresh_rules(app)
+    return (
+        f"Reloaded: {len(watchlist.people)} people, {len(watchlist.topics)} topics, "
+        f"{len(watchlist.channels)} channels. Feed changes apply at the next restart."
+    )
+
+
+def stats_text(app: App) -> str:
+    st = app.store.stats()
+    return (
+        f"{st.stories} stories in {st.clusters} clusters, {st.matched_stories} matched; {st.feeds} feeds; "
+        f"outbox: {st.outbox_pending} pending, {st.outbox_sent} sent, {st.outbox_failed} failed; "
+        f"{len(app.store.active_chats())} active chats."
+    )
+
+
+def feeds_text(app: App) -> str:
+    states = {f.url: f for f in app.store.feed_states()}
+    lines = []
+    for feed in app.watchlist.feeds:
+        state = states.get(feed.url)
+        health = (
+            "never polled"
+            if state is None
+            else ("ok" if not state.error_count else f"failing ×{state.error_count}: {state.last_error}")
+        )
+        lines.append(f"• {feed.name}: {health}")
+    return "\n".join(lines) or "No feeds."
 
 
 async def poll_all(
@@ -190,11 +270,15 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or not a Unix loop
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not a Unix loop
             pass
     scheduler = Scheduler(app.settings.timezone)
     inflight: set[asyncio.Task[object]] = set()
     await app.sender.start()
+    if app.telegram is not None:
+        await app.telegram.initialize()
+        await app.telegram.start()
+        await app.telegram.updater.start_polling(allowed_updates=["message", "callback_query"])
     async with Fetcher(app.limits) as fetcher:
         _schedule(app, scheduler, fetcher, inflight)
         scheduler.start()
@@ -215,6 +299,10 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
             await _drain(inflight, SHUTDOWN_GRACE)
             scheduler.shutdown()
             await flush_outbox(app.store, app.sender, app.clock)
+            if app.telegram is not None:
+                await app.telegram.updater.stop()
+                await app.telegram.stop()
+                await app.telegram.shutdown()
             await app.sender.stop()
 
 

@@ -30,6 +30,7 @@ import enum
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.model import Field, Match, RuleKind, Story
@@ -337,3 +338,28 @@ def _deletions(word: str, edits: int) -> set[str]:
 def build_lexicon(common_words: Iterable[str]) -> frozenset[str]:
     """Fold a list of common words into the form the matcher compares against."""
     return frozenset(fold_word(w) for w in common_words)
+
+
+def find_rules(
+    query: str, rules: Sequence[Rule], limit: int = 3, cutoff: float = 60.0
+) -> list[tuple[Rule, float]]:
+    """Return the rules whose id, name or aliases best resemble a query ("starmr" -> Keir Starmer)."""
+    wanted = " ".join(tokenize_words(query))
+    if not wanted:
+        return []
+    choices: dict[str, Rule] = {}
+    for rule in rules:
+        for label in (rule.id.replace("-", " "), rule.name, *rule.aliases):
+            choices.setdefault(" ".join(tokenize_words(label)), rule)
+    best: dict[str, tuple[Rule, float]] = {}
+    for label, score, _ in process.extract(
+        wanted, list(choices), scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=cutoff
+    ):
+        rule = choices[label]
+        if rule.id not in best or score > best[rule.id][1]:
+            best[rule.id] = (rule, score)
+    return sorted(best.values(), key=lambda pair: -pair[1])[:limit]
+
+
+def tokenize_words(text: str) -> list[str]:
+    return [t.norm for t in tokenize(prepare(text))]

@@ -45,6 +45,8 @@ async def flush_outbox(
         else:
             await asyncio.to_thread(store.mark_failed, queued.id, outcome.error, None)
             failed += 1
+        if outcome.chat_gone:  # blocked, kicked or deleted: stop sending there until the chat comes back
+            await asyncio.to_thread(store.update_chat, queued.message.chat, active=False)
         log.warning(
             "Unable to send message",
             extra={

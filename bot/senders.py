@@ -12,7 +12,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -76,13 +76,13 @@ class TelegramSender:
 
     name = "telegram"
 
-    def __init__(self, token: str, base_url: str | None = None) -> None:
+    def __init__(self, token: str, base_url: str | None = None, bot: ExtBot[Any] | None = None) -> None:
         # PTB 22.2+ warns on every flood-control error until `retry_after` is a timedelta; opt in as its
         # deprecation notice asks, so AIORateLimiter reads it without warnings.
         os.environ.setdefault("PTB_TIMEDELTA", "1")
         # Telegram allows ~30 messages/s overall and 20/min per group; the limiter queues to stay under them.
         api = base_url or "https://api.telegram.org/bot"
-        self.bot = ExtBot(
+        self.bot = bot or ExtBot(
             token,
             base_url=api,
             base_file_url=api.removesuffix("/bot") + "/file/bot",

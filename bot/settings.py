@@ -26,6 +26,9 @@ ENVIRONMENT = {
     "NEWSBOT_TIMEZONE": "timezone",
     "NEWSBOT_MAX_FEED_BYTES": "max_feed_bytes",
     "NEWSBOT_LOG_LEVEL": "log_level",
+    "NEWSBOT_ADMINS": "admins",
+    "NEWSBOT_ALLOWED_USERS": "allowed_users",
+    "NEWSBOT_COMMANDS_PER_MINUTE": "commands_per_minute",
 }
 
 
@@ -45,6 +48,20 @@ class Settings(BaseModel):
     timezone: str = "Europe/London"
     max_feed_bytes: int = Field(default=10_000_000, ge=10_000)
     log_level: str = "INFO"
+    admins: frozenset[int] = frozenset()  # Telegram user ids allowed /stats, /reload, /feeds
+    allowed_users: frozenset[int] | None = None  # if set, only these users may use the bot
+    commands_per_minute: int = Field(default=20, ge=1, le=1000)
+
+    @field_validator("admins", "allowed_users", mode="before")
+    @classmethod
+    def _user_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"expected numeric Telegram user ids separated by commas, got {bad[0]!r}")
+            return frozenset(int(p) for p in parts)
+        return value
 
     @field_validator("rules", mode="before")
     @classmethod

@@ -46,7 +46,9 @@ def test_digest_time_follows_the_local_clock_across_daylight_saving() -> None:
     last = datetime(2024, 3, 30, 8, 0, tzinfo=UTC)
     assert not digest_due(audience, last, datetime(2024, 3, 31, 6, 59, tzinfo=UTC))
     assert digest_due(audience, last, datetime(2024, 3, 31, 7, 0, tzinfo=UTC))
-    assert not digest_due(audience, datetime(2024, 3, 31, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 23, 0, tzinfo=UTC))
+    assert not digest_due(
+        audience, datetime(2024, 3, 31, 7, 0, tzinfo=UTC), datetime(2024, 3, 31, 23, 0, tzinfo=UTC)
+    )
 
 
 def _rules(feed_server: FeedServer, tmp_path: Path) -> Path:
