@@ -14,6 +14,7 @@ from storage import Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+CLAIM_LEASE = timedelta(minutes=2)  # a sender that dies mid-flush leaves its messages to be retried after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ async def flush_outbox(
 ) -> FlushReport:
     """Send every due message once; failures are recorded per message and the rest carries on."""
     sent = retrying = failed = 0
-    for queued in await asyncio.to_thread(store.pending, clock(), limit):
+    for queued in await asyncio.to_thread(store.claim, clock(), CLAIM_LEASE, limit):
         outcome = await sender.send(queued.message)
         now = clock()
         if outcome.ok:

@@ -107,12 +107,14 @@ outbox = Table(
     Column("text", Text, nullable=False),
     Column("plain_text", Text, nullable=False, default=""),
     Column("disable_preview", Boolean, nullable=False, default=True),
-    Column("status", String(10), nullable=False, default="pending"),  # pending | sent | failed
+    Column("status", String(10), nullable=False, default="pending"),  # pending | sending | sent | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("not_before", UTCDateTime()),
     Column("sent_at", UTCDateTime()),
     Column("last_error", Text),
+    Column("claim", String(36)),  # the sender that holds the message, until claimed_until
+    Column("claimed_until", UTCDateTime()),
     Index("ix_outbox_status", "status"),
 )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
@@ -219,37 +220,44 @@ class Store:
             return _insert_ignore(conn, outbox, rows)
 
     def pending(self, now: datetime, limit: int = 100) -> list[QueuedMessage]:
-        """Return queued messages that are due, oldest first."""
-        query = (
-            select(outbox)
-            .where(outbox.c.status == "pending")
-            .where(or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now))
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
+        """Return queued messages that are due, oldest first (without claiming them)."""
+        query = select(outbox).where(_due(now)).order_by(outbox.c.id).limit(limit)
         with self._read("read the outbox") as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            QueuedMessage(
-                r["id"],
-                OutgoingMessage(r["key"], r["chat"], r["text"], r["plain_text"], r["disable_preview"]),
-                r["attempts"],
-            )
-            for r in rows
-        ]
+            return [_queued(r) for r in conn.execute(query).mappings().all()]
+
+    def claim(self, now: datetime, lease: timedelta, limit: int = 100) -> list[QueuedMessage]:
+        """Take due messages for sending until `now + lease`; a crashed sender's claims expire and are retaken.
+
+        Messages are marked `sending` under a fresh claim token in one transaction, so two senders never
+        take the same message. A sender that dies after claiming loses nothing: after the lease the message
+        is due again. (Telegram has no idempotency key: a sender killed after Telegram accepted a message
+        but before `mark_sent` committed will send that message again. That window is one database commit.)
+        """
+        token = uuid.uuid4().hex
+        with self._write("claim messages") as conn:
+            ids = list(conn.execute(select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit))
+                       .scalars())
+            if not ids:
+                return []
+            conn.execute(update(outbox).where(outbox.c.id.in_(ids), _due(now))
+                         .values(status="sending", claim=token, claimed_until=now + lease))
+            rows = conn.execute(select(outbox).where(outbox.c.claim == token).order_by(outbox.c.id)).mappings()
+            return [_queued(r) for r in rows]
 
     def mark_sent(self, message_id: int, now: datetime) -> None:
         with self._write("mark a message sent") as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id == message_id)
-                .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=None)
+                .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=None, claim=None,
+                        claimed_until=None)
             )
 
     def mark_failed(self, message_id: int, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt: retried at `retry_at`, or given up for good when it is None."""
-        values: dict[str, Any] = {"attempts": outbox.c.attempts + 1, "last_error": error[:1000]}
-        values |= {"not_before": retry_at} if retry_at else {"status": "failed"}
+        values: dict[str, Any] = {"attempts": outbox.c.attempts + 1, "last_error": error[:1000], "claim": None,
+                                  "claimed_until": None}
+        values |= {"not_before": retry_at, "status": "pending"} if retry_at else {"status": "failed"}
         with self._write("mark a message failed") as conn:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(**values))
 
@@ -440,6 +448,18 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
     for row in rows:
         total += conn.execute(statement, row).rowcount
     return total
+
+
+def _due(now: datetime) -> Any:
+    """Messages ready to send: pending and not deferred, or claimed by a sender whose lease ran out."""
+    pending = and_(outbox.c.status == "pending", or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now))
+    abandoned = and_(outbox.c.status == "sending", outbox.c.claimed_until < now)
+    return or_(pending, abandoned)
+
+
+def _queued(row: Any) -> QueuedMessage:
+    message = OutgoingMessage(row["key"], row["chat"], row["text"], row["plain_text"], row["disable_preview"])
+    return QueuedMessage(row["id"], message, row["attempts"])
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
