@@ -38,6 +38,9 @@ from bot.normalize import WORD, bare, fold_word, is_shouting, prepare, tokenize
 from bot.watchlist import Fields, Rule
 
 MAX_EDITS = 2
+# Joins title and summary into one text: a letter NFKC turns into "st", so no prepared text contains it,
+# and a word that matches nothing, so no term runs from the title into the summary.
+_BREAK = "\ufb06"
 _NO_HITS: dict[int, float] = {}
 _WORD_CACHE_LIMIT = 500_000
 
@@ -71,6 +74,7 @@ class _Pattern:
 class _Term:
     text: str
     patterns: tuple[int, ...]
+    anchor: int = 0  # the index of the term's rarest word, by which it is indexed
     uses: list[tuple[int, Role, int]] = field(default_factory=list)  # (rule index, role, group index)
 
 
@@ -104,15 +108,18 @@ class Matcher:
         self._pattern_ids: dict[_Pattern, int] = {}
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[str, tuple[int, ...]], int] = {}
-        self._starts: dict[tuple[int, ...], list[int]] = {}
+        self._starts: dict[int, list[int]] = {}
         self._exact: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
         self._deletes: dict[str, list[int]] = {}
         self._cache: dict[str, tuple[_Hit, ...]] = {}
         self._raw_cache: dict[str, tuple[tuple[_Hit, ...], bool] | tuple[()]] = {}
+        self._seen: set[str] = set()  # raw words looked up
+        self._starters: set[str] = set()  # raw words that match the anchor word of some term
         for index, rule in enumerate(self.rules):
             self._compile_rule(index, rule)
         self._index_patterns()
+        self._anchor_patterns = frozenset(term.patterns[term.anchor] for term in self._terms)
 
     def _compile_rule(self, index: int, rule: Rule) -> None:
         is_name = rule.kind is RuleKind.PERSON
@@ -146,11 +153,15 @@ class Matcher:
         key = (text, tuple(patterns))
         if key not in self._term_ids:
             self._term_ids[key] = len(self._terms)
-            self._terms.append(_Term(text.strip(), tuple(patterns)))
-            # Terms are indexed by their first two words, so a common first name ("John") does not
-            # make every "John ..." term a candidate.
-            self._starts.setdefault(tuple(patterns[:2]), []).append(self._term_ids[key])
+            # Index a term by its rarest word ("The Hague" by "hague", "David Cameron" by "cameron"), so
+            # that common words starting many terms do not make every story a candidate.
+            anchor = min(range(len(patterns)), key=lambda k: self._rarity(self._patterns[patterns[k]]))
+            self._terms.append(_Term(text.strip(), tuple(patterns), anchor))
+            self._starts.setdefault(patterns[anchor], []).append(self._term_ids[key])
         return self._term_ids[key]
+
+    def _rarity(self, pattern: _Pattern) -> tuple[bool, bool, int]:
+        return (pattern.prefix, pattern.text in self._lexicon, -len(pattern.text))
 
     def _index_patterns(self) -> None:
         for pid, pattern in enumerate(self._patterns):
@@ -196,9 +207,8 @@ class Matcher:
     def match(self, story: Story) -> list[Match]:
         """Return one Match per rule the story satisfies, best first."""
         found: dict[tuple[int, Field], _Found] = {}
-        for fld, text in ((Field.TITLE, story.title), (Field.SUMMARY, story.summary)):
-            if text:
-                self._scan(fld, text, found)
+        if story.title or story.summary:
+            self._scan(prepare(story.title), prepare(story.summary), found)
         if not found:
             return []
         by_rule: dict[int, list[tuple[Role, int, _Found]]] = {}
@@ -220,55 +230,55 @@ class Matcher:
         info: tuple[tuple[_Hit, ...], bool] | tuple[()] = (hits, word[0].isupper()) if hits else ()
         if len(self._raw_cache) >= _WORD_CACHE_LIMIT:
             self._raw_cache.clear()
+            self._seen.clear()
+            self._starters.clear()
         self._raw_cache[raw] = info
+        self._seen.add(raw)
+        if any(hit.pattern in self._anchor_patterns for hit in hits):
+            self._starters.add(raw)
         return info
 
-    def _scan(self, fld: Field, raw: str, found: dict[tuple[int, Field], _Found]) -> None:
-        text = prepare(raw)
+    def _scan(self, title: str, summary: str, found: dict[tuple[int, Field], _Found]) -> None:
+        """Find every term in title and summary, read in one pass with a word between that matches nothing."""
+        text = f"{title} {_BREAK} {summary}"
         words = WORD.findall(text)
-        cache = self._raw_cache
-        accepted: dict[int, dict[int, float]] = {}
-        shouting: bool | None = None
-        for i, word in enumerate(words):
-            info = cache.get(word)
-            if info is None:
-                info = self._word(word)
-            if not info:
-                continue
-            hits, capitalised = info
-            kept: dict[int, float] = {}
-            for hit in hits:
-                if hit.fuzzy and not capitalised and self._patterns[hit.pattern].is_name:
-                    if shouting is None:
-                        shouting = is_shouting(text)
-                    if not shouting:
+        # Set operations run in C: a story is only walked from the words that can start a term.
+        if not self._seen.issuperset(words):
+            for word in set(words).difference(self._seen):
+                self._word(word)
+        starters = self._starters.intersection(words)
+        if not starters:
+            return
+        split = words.index(_BREAK)
+        window = _Window(self, words, split, title, summary)
+        offsets: list[int] = []
+        summary_start = len(title) + len(_BREAK) + 2
+        for i in [i for i, word in enumerate(words) if word in starters]:
+            for pid in window.kept(i):
+                for term_id in self._starts.get(pid, ()):
+                    term = self._terms[term_id]
+                    first = i - term.anchor
+                    if first < 0:
                         continue
-                kept[hit.pattern] = hit.score
-            if kept:
-                accepted[i] = kept
-        starts: list[int] = []
-        for i, kept in accepted.items():
-            following = accepted.get(i + 1, _NO_HITS)
-            for pid in kept:
-                candidates = list(self._starts.get((pid,), ()))
-                for next_pid in following:
-                    candidates += self._starts.get((pid, next_pid), ())
-                for term_id in candidates:
-                    score = self._extend(term_id, i, accepted)
+                    score = self._extend(term_id, first, window)
                     if score is None:
                         continue
+                    fld = Field.TITLE if first < split else Field.SUMMARY
                     best = found.get((term_id, fld))
                     if best is None or score > best.score:
-                        last = i + len(self._terms[term_id].patterns) - 1
-                        _offsets(text, words, starts, last)
-                        start, end = starts[i], starts[last] + len(bare(words[last]))
-                        found[(term_id, fld)] = _Found(term_id, fld, score, start, end, text[start:end])
+                        last = first + len(term.patterns) - 1
+                        _offsets(text, words, offsets, last)
+                        begin, end = offsets[first], offsets[last] + len(bare(words[last]))
+                        shift = 0 if fld is Field.TITLE else summary_start
+                        found[(term_id, fld)] = _Found(
+                            term_id, fld, score, begin - shift, end - shift, text[begin:end]
+                        )
 
-    def _extend(self, term_id: int, i: int, accepted: dict[int, dict[int, float]]) -> float | None:
+    def _extend(self, term_id: int, i: int, window: _Window) -> float | None:
         """Return the term's score if all its words match from word i on, else None."""
         score = 100.0
         for offset, pid in enumerate(self._terms[term_id].patterns):
-            word_score = accepted.get(i + offset, _NO_HITS).get(pid)
+            word_score = window.kept(i + offset).get(pid)
             if word_score is None:
                 return None
             score = min(score, word_score)
@@ -306,6 +316,49 @@ class Matcher:
             start=best.start,
             end=best.end,
         )
+
+
+class _Window:
+    """The accepted hits of a story's words, computed only for the positions a candidate term reaches."""
+
+    __slots__ = ("matcher", "words", "split", "texts", "shouting")
+
+    def __init__(self, matcher: Matcher, words: list[str], split: int, title: str, summary: str) -> None:
+        self.matcher = matcher
+        self.words = words
+        self.split = split  # the index of the break between title and summary
+        self.texts = (title, summary)
+        self.shouting: list[bool | None] = [None, None]
+
+    def kept(self, i: int) -> dict[int, float]:
+        """The watchlist words that word i matches, after the capitalisation rule for names."""
+        if i >= len(self.words) or i == self.split:
+            return _NO_HITS
+        matcher = self.matcher
+        info = matcher._raw_cache.get(self.words[i])
+        if info is None:
+            info = matcher._word(self.words[i])
+        if not info:
+            return _NO_HITS
+        hits, capitalised = info
+        kept: dict[int, float] = {}
+        for hit in hits:
+            if (
+                hit.fuzzy
+                and not capitalised
+                and matcher._patterns[hit.pattern].is_name
+                and not self._shouting(i)
+            ):
+                continue
+            kept[hit.pattern] = hit.score
+        return kept
+
+    def _shouting(self, i: int) -> bool:
+        part = 0 if i < self.split else 1
+        known = self.shouting[part]
+        if known is None:
+            known = self.shouting[part] = is_shouting(self.texts[part])
+        return known
 
 
 def _offsets(text: str, words: list[str], starts: list[int], last: int) -> None:

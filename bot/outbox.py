@@ -14,7 +14,9 @@ from storage import Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-CLAIM_LEASE = timedelta(minutes=2)  # a sender that dies mid-flush leaves its messages to be retried after this
+CLAIM_LEASE = timedelta(
+    minutes=2
+)  # a sender that dies mid-flush leaves its messages to be retried after this
 
 
 @dataclass(frozen=True, slots=True)

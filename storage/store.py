@@ -235,13 +235,21 @@ class Store:
         """
         token = uuid.uuid4().hex
         with self._write("claim messages") as conn:
-            ids = list(conn.execute(select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit))
-                       .scalars())
+            ids = list(
+                conn.execute(
+                    select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
+                ).scalars()
+            )
             if not ids:
                 return []
-            conn.execute(update(outbox).where(outbox.c.id.in_(ids), _due(now))
-                         .values(status="sending", claim=token, claimed_until=now + lease))
-            rows = conn.execute(select(outbox).where(outbox.c.claim == token).order_by(outbox.c.id)).mappings()
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids), _due(now))
+                .values(status="sending", claim=token, claimed_until=now + lease)
+            )
+            rows = conn.execute(
+                select(outbox).where(outbox.c.claim == token).order_by(outbox.c.id)
+            ).mappings()
             return [_queued(r) for r in rows]
 
     def mark_sent(self, message_id: int, now: datetime) -> None:
@@ -249,14 +257,24 @@ class Store:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id == message_id)
-                .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=None, claim=None,
-                        claimed_until=None)
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    attempts=outbox.c.attempts + 1,
+                    last_error=None,
+                    claim=None,
+                    claimed_until=None,
+                )
             )
 
     def mark_failed(self, message_id: int, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt: retried at `retry_at`, or given up for good when it is None."""
-        values: dict[str, Any] = {"attempts": outbox.c.attempts + 1, "last_error": error[:1000], "claim": None,
-                                  "claimed_until": None}
+        values: dict[str, Any] = {
+            "attempts": outbox.c.attempts + 1,
+            "last_error": error[:1000],
+            "claim": None,
+            "claimed_until": None,
+        }
         values |= {"not_before": retry_at, "status": "pending"} if retry_at else {"status": "failed"}
         with self._write("mark a message failed") as conn:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(**values))
@@ -452,7 +470,9 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
 
 def _due(now: datetime) -> Any:
     """Messages ready to send: pending and not deferred, or claimed by a sender whose lease ran out."""
-    pending = and_(outbox.c.status == "pending", or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now))
+    pending = and_(
+        outbox.c.status == "pending", or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now)
+    )
     abandoned = and_(outbox.c.status == "sending", outbox.c.claimed_until < now)
     return or_(pending, abandoned)
 

@@ -20,8 +20,14 @@ async def _text() -> str:
 
 def services(tmp_path: Path, **kwargs: object) -> BotServices:
     return BotServices(
-        store=open_store(f"sqlite:///{tmp_path}/db.sqlite"), watchlist=Watchlist, refresh_rules=lambda: None,
-        digest_now=_zero, reload=_text, stats=str, feeds=str, clock=lambda: datetime.now(UTC),
+        store=open_store(f"sqlite:///{tmp_path}/db.sqlite"),
+        watchlist=Watchlist,
+        refresh_rules=lambda: None,
+        digest_now=_zero,
+        reload=_text,
+        stats=str,
+        feeds=str,
+        clock=lambda: datetime.now(UTC),
         **kwargs,  # type: ignore[arg-type]
     )
 
