@@ -185,3 +185,19 @@ def test_topics_keyboard_toggles_with_one_tap(service: tuple[Service, Emulator, 
             break
         threading.Event().wait(0.05)
     assert [s.rule for s in running.app.store.subscriptions("9")] == ["rwanda-scheme"]
+
+
+def test_digest_now_shows_a_new_follower_the_last_day(
+    service: tuple[Service, Emulator, list[datetime]],
+) -> None:
+    _, emulator, clock = service
+    user = emulator.user(TOKEN, user_id=11, chat_id=11)
+    [nothing] = reply(user, "/digest")
+    assert "Follow something first" in nothing["text"]
+    reply(user, "/follow small-boats")
+    clock[0] = datetime(2025, 5, 15, 7, 5, tzinfo=UTC)
+    user.send_command("/digest")
+    [digest] = [m["message"] for m in user.wait_bot_messages(1, timeout=15)]
+    assert "newsbot digest" in digest["text"] and "boat crossings" in digest["text"]
+    [again] = reply(user, "/digest")
+    assert "Nothing new on what you follow" in again["text"]

@@ -105,3 +105,28 @@ def test_outbox_through_telegram_records_outcomes_and_never_logs_the_token(
     asyncio.run(go())
     assert store.pending(now) == [] and store.stats().outbox_failed == 1
     assert TOKEN not in caplog.text and "TEST-secret" not in caplog.text
+
+
+def test_chat_not_found_is_not_retried(emulator: Emulator) -> None:
+    emulator.fail("sendMessage", 400, description="Bad Request: chat not found")
+    outcome = send(emulator, OutgoingMessage("k", "-100999", "hello"))
+    assert not outcome.ok and outcome.chat_gone and outcome.retry_after is None
+
+
+def test_a_chat_that_blocked_the_bot_is_deactivated(emulator: Emulator, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/db.sqlite")
+    now = datetime(2023, 11, 15, 8, 0, tzinfo=UTC)
+    store.ensure_chat("44", "private", "Ann", now, "Europe/London")
+    store.enqueue([OutgoingMessage("a", "44", "first")], now)
+    emulator.fail("sendMessage", 403, description="Forbidden: bot was blocked by the user")
+
+    async def go() -> None:
+        sender = TelegramSender(TOKEN, emulator.bot_base_url)
+        await sender.start()
+        try:
+            await flush_outbox(store, sender, lambda: now)
+        finally:
+            await sender.stop()
+
+    asyncio.run(go())
+    assert store.active_chats() == []
