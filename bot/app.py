@@ -26,7 +26,7 @@ from bot.lexicon import common_words
 from bot.matching import Matcher
 from bot.model import DigestStory
 from bot.outbox import FlushReport, flush_outbox
-from bot.pipeline import Ingestor, PollReport, poll_feed
+from bot.pipeline import Ingestor, PollReport, feed_health, poll_feed
 from bot.rulefiles import load_watchlist
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender
@@ -161,11 +161,9 @@ def feeds_text(app: App) -> str:
     lines = []
     for feed in app.watchlist.feeds:
         state = states.get(feed.url)
-        health = (
-            "never polled"
-            if state is None
-            else ("ok" if not state.error_count else f"failing ×{state.error_count}: {state.last_error}")
-        )
+        health = "never polled" if state is None else feed_health(state, app.clock())
+        if state is not None and state.last_error:
+            health += f": {state.last_error}"
         lines.append(f"• {feed.name}: {health}")
     return "\n".join(lines) or "No feeds."
 
@@ -328,7 +326,7 @@ def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher, inflight: set[as
             if task is not None:
                 inflight.add(task)
             try:
-                await poll_feed(feed, fetcher, app.ingestor, app.clock, every)
+                await poll_feed(feed, fetcher, app.ingestor, app.clock, every, force=False)
             except asyncio.CancelledError:
                 log.info("Poll cut short at shutdown", extra={"feed": feed.name})
             finally:

@@ -21,7 +21,7 @@ from bot.errors import ConfigError, NewsbotError, RuleFileError
 from bot.jsonl import BadLine, cluster_line, match_line, read_stories
 from bot.logs import setup_logging
 from bot.outbox import flush_outbox
-from bot.pipeline import PollReport
+from bot.pipeline import PollReport, feed_health
 from bot.rulefiles import load_watchlist, rule_files
 from bot.settings import Settings
 from bot.watchlist import parse_span
@@ -350,7 +350,7 @@ def _feeds(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
             if state is None:
                 table.add_row(feed.name, "never polled", "-", "-", "-", "")
                 continue
-            health = "ok" if not state.error_count else f"failing ({state.error_count}×)"
+            health = feed_health(state, now)
             table.add_row(
                 feed.name,
                 health,

@@ -30,6 +30,7 @@ class FetchLimits:
     total_timeout: float = 60.0
     max_bytes: int = 10_000_000
     max_redirects: int = 5
+    per_host: int = 4  # polite: at most this many requests to one host at a time
 
 
 class Fetcher:
@@ -48,6 +49,7 @@ class Fetcher:
             transport=transport,
             trust_env=False,
         )
+        self._hosts: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from bot.dedup import ClusterIndex
 from bot.delivery import alert_messages, audiences
@@ -24,6 +26,8 @@ from storage import Store, StoredStory
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+MAX_RETRY_AFTER = timedelta(days=1)
+POLL_SLACK = timedelta(seconds=5)
 ALERT_MAX_AGE = timedelta(hours=24)
 
 
@@ -31,7 +35,7 @@ ALERT_MAX_AGE = timedelta(hours=24)
 class PollReport:
     feed: str
     url: str
-    outcome: str  # "new" | "unchanged" | "error"
+    outcome: str  # "new" | "unchanged" | "error" | "deferred" (backing off; not fetched)
     entries: int = 0
     new: int = 0
     matched: int = 0
@@ -81,15 +85,28 @@ class Ingestor:
 
 
 async def poll_feed(
-    feed: FeedRule, fetcher: Fetcher, ingestor: Ingestor, clock: Callable[[], datetime], every: timedelta
+    feed: FeedRule,
+    fetcher: Fetcher,
+    ingestor: Ingestor,
+    clock: Callable[[], datetime],
+    every: timedelta,
+    force: bool = True,
 ) -> PollReport:
-    """Poll one feed once and record the outcome; ordinary feed failures are reported, never raised."""
+    """Poll one feed once and record the outcome; ordinary feed failures are reported, never raised.
+
+    Without `force`, a feed that is backing off (after failures, or as its server asked with Retry-After)
+    is left alone until its `next_poll`.
+    """
     store = ingestor.store
     state = await asyncio.to_thread(store.feed_state, feed.url) or FeedState(url=feed.url, name=feed.name)
+    if not force and state.next_poll is not None and clock() < state.next_poll - POLL_SLACK:
+        return PollReport(feed.name, feed.url, "deferred")
     result = await fetcher.fetch(feed.url, state.etag, state.last_modified)
     now = clock()
     if not result.ok:
-        return await _failed(store, feed, state, result.error or "fetch failed", now, every, result.elapsed)
+        wait = retry_after(result.headers, now) if result.status in (429, 503) else None
+        error = result.error or "fetch failed"
+        return await _failed(store, feed, state, error, now, every, result.elapsed, wait)
     if result.not_modified:
         await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, 0))
         return PollReport(feed.name, feed.url, "unchanged", elapsed=result.elapsed)
@@ -138,9 +155,13 @@ async def _failed(
     now: datetime,
     every: timedelta,
     elapsed: float,
+    server_wait: timedelta | None = None,
 ) -> PollReport:
     errors = state.error_count + 1
-    backoff = min(every * (2 ** min(errors - 1, 10)), MAX_BACKOFF)
+    # Exponential backoff with jitter, so feeds that failed together do not come back together.
+    backoff = min(every * (2 ** min(errors - 1, 10)), MAX_BACKOFF) * random.uniform(0.8, 1.2)
+    if server_wait is not None:
+        backoff = max(backoff, min(server_wait, MAX_RETRY_AFTER))
     log.warning(
         "Unable to poll feed", extra={"feed": feed.name, "url": feed.url, "error": error, "errors": errors}
     )
@@ -149,6 +170,36 @@ async def _failed(
     )
     await asyncio.to_thread(store.record_fetch, failed)
     return PollReport(feed.name, feed.url, "error", error=error, elapsed=elapsed)
+
+
+UNHEALTHY_AFTER = timedelta(hours=24)
+
+
+def feed_health(state: FeedState, now: datetime) -> str:
+    """Describe a feed's health: ok, failing (N times), or unhealthy when it has failed for a day or more."""
+    if not state.error_count:
+        return "ok" if state.last_success else "never polled"
+    since = state.last_success or state.last_polled
+    if state.error_count >= 3 and (state.last_success is None or now - state.last_success >= UNHEALTHY_AFTER):
+        days = (now - since).total_seconds() / 86400 if since else 0
+        return f"unhealthy (failing {state.error_count}×" + (f", {days:.1f} days)" if since else ")")
+    return f"failing ({state.error_count}×)"
+
+
+def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
+    """Read a Retry-After header (RFC 9110 §10.2.3: seconds, or an HTTP date)."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta(0))
 
 
 def _digest_story(item: StoredStory, now: datetime) -> DigestStory:
