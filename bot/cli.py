@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
@@ -20,6 +20,7 @@ from bot.delivery import Audience, digest_messages
 from bot.errors import ConfigError, NewsbotError, RuleFileError
 from bot.jsonl import BadLine, cluster_line, match_line, read_stories
 from bot.logs import setup_logging
+from bot.model import Story
 from bot.outbox import flush_outbox
 from bot.pipeline import PollReport, feed_health
 from bot.rulefiles import load_watchlist, rule_files
@@ -254,19 +255,9 @@ def _name(path: str) -> str:
 def _match(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
     watchlist = load_watchlist(args.rules or list(settings.rules))
     matcher = app.build_matcher(watchlist)
-    handle = _open_input(args.input, stdin)
-    bad = 0
-    try:
-        for item in read_stories(handle):
-            if isinstance(item, BadLine):
-                bad += 1
-                print(f"newsbot match: {_name(args.input)}: {item}", file=out.stderr)
-                continue
-            out.stdout.write(match_line(item.id, matcher.match(item)) + "\n")
-    finally:
-        if handle is not stdin:
-            handle.close()
-    return EXIT_BAD_INPUT if bad else EXIT_OK
+    return _each_story(
+        "match", args.input, out, stdin, lambda story: match_line(story.id, matcher.match(story))
+    )
 
 
 def _dedup(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
@@ -275,17 +266,28 @@ def _dedup(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from None
     index = ClusterIndex(DedupConfig(window=window))
-    handle = _open_input(args.input, stdin)
+    latest = [datetime(1970, 1, 1, tzinfo=UTC)]  # stories arrive in input order; time never runs back
+
+    def assign(story: Story) -> str:
+        latest[0] = max(latest[0], story.published or latest[0])
+        return cluster_line(index.assign(story, latest[0]))
+
+    return _each_story("dedup", args.input, out, stdin, assign)
+
+
+def _each_story(
+    command: str, source: str, out: _Out, stdin: TextIO, handle_story: Callable[[Story], str]
+) -> int:
+    """Write one output line per good input line; report bad lines with their numbers (exit 2)."""
+    handle = _open_input(source, stdin)
     bad = 0
-    latest = datetime(1970, 1, 1, tzinfo=UTC)
     try:
         for item in read_stories(handle):
             if isinstance(item, BadLine):
                 bad += 1
-                print(f"newsbot dedup: {_name(args.input)}: {item}", file=out.stderr)
+                print(f"newsbot {command}: {_name(source)}: {item}", file=out.stderr)
                 continue
-            latest = max(latest, item.published or latest)
-            out.stdout.write(cluster_line(index.assign(item, latest)) + "\n")
+            out.stdout.write(handle_story(item) + "\n")
     finally:
         if handle is not stdin:
             handle.close()

@@ -201,19 +201,7 @@ class Store:
 
     def enqueue(self, messages: Iterable[OutgoingMessage], now: datetime) -> int:
         """Queue messages; a key queued before is ignored. Return how many were new."""
-        rows = [
-            {
-                "key": m.key,
-                "chat": m.chat,
-                "text": m.text,
-                "plain_text": m.plain_text,
-                "disable_preview": m.disable_preview,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-            }
-            for m in messages
-        ]
+        rows = [_outbox_row(m, now) for m in messages]
         if not rows:
             return 0
         with self._write("queue messages") as conn:
