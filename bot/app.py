@@ -6,6 +6,7 @@ Nothing starts at import. `build` wires the parts; `once`, `run`, `send_digest` 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import signal
 import tempfile
@@ -24,10 +25,10 @@ from bot.errors import RuleFileError
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
-from bot.model import DigestStory
+from bot.model import DigestStory, OutgoingMessage
 from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, feed_health, poll_feed
-from bot.rulefiles import load_watchlist
+from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender
 from bot.settings import Settings
@@ -136,15 +137,52 @@ def reload_rules(app: App) -> str:
         watchlist = load_rules(app.settings)
     except RuleFileError as exc:
         log.error("Rule files invalid; keeping the running rules", extra={"problems": len(exc.problems)})
-        return "Rule files have errors; the running rules stay:\n" + "\n".join(
+        report = "Rule files have errors; the running rules stay:\n" + "\n".join(
             str(p) for p in exc.problems[:20]
         )
+        _tell_admins(app, report)
+        return report
     app.base_watchlist = watchlist
     refresh_rules(app)
     return (
         f"Reloaded: {len(watchlist.people)} people, {len(watchlist.topics)} topics, "
         f"{len(watchlist.channels)} channels. Feed changes apply at the next restart."
     )
+
+
+def _tell_admins(app: App, text: str) -> None:
+    now = app.clock()
+    stamp = f"{now:%Y%m%dT%H%M%S}"
+    app.store.enqueue(
+        [
+            OutgoingMessage(f"admin:{a}:{stamp}", str(a), html.escape(text), text, True)
+            for a in app.settings.admins
+        ],
+        now,
+    )
+
+
+def rule_files_signature(settings: Settings) -> tuple[tuple[str, int, int], ...]:
+    """What identifies the rule files' current contents: names, sizes and modification times."""
+    signature = []
+    for path in rule_files(settings.rules):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        signature.append((str(path), info.st_size, info.st_mtime_ns))
+    return tuple(signature)
+
+
+async def watch_rules(app: App, last: list[tuple[tuple[str, int, int], ...]]) -> bool:
+    """Reload the rules when their files changed since `last[0]`; return whether a reload was tried."""
+    current = await asyncio.to_thread(rule_files_signature, app.settings)
+    if current == last[0]:
+        return False
+    last[0] = current
+    report = await asyncio.to_thread(reload_rules, app)
+    log.info("Rule files changed", extra={"result": report.splitlines()[0]})
+    return True
 
 
 def stats_text(app: App) -> str:
@@ -347,7 +385,13 @@ def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher, inflight: set[as
         await asyncio.to_thread(app.store.prune, app.clock() - app.settings.retention)
         app.ingestor.index.expire(app.clock())
 
+    signature = [rule_files_signature(app.settings)]
+
+    async def rules() -> None:
+        await watch_rules(app, signature)
+
     scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
+    scheduler.add_every("rules", timedelta(seconds=30), rules, first=start + timedelta(seconds=30))
     scheduler.add_every("digests", timedelta(seconds=60), digests, first=start + timedelta(seconds=30))
     scheduler.add_every("retention", timedelta(hours=6), prune, first=start + timedelta(minutes=1))
 
