@@ -30,7 +30,7 @@ from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, feed_health, poll_feed
 from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
-from bot.senders import ConsoleSender, Sender, TelegramSender
+from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
 from bot.settings import Settings
 from bot.telegram_commands import BotServices, build_application
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
@@ -311,12 +311,16 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
     scheduler = Scheduler(app.settings.timezone)
     inflight: set[asyncio.Task[object]] = set()
     await app.sender.start()
-    if app.telegram is not None:
-        await app.telegram.initialize()
-        await app.telegram.start()
-        await app.telegram.updater.start_polling(allowed_updates=["message", "callback_query"])
+    commands = [await _start_commands(app)]
     async with Fetcher(app.limits) as fetcher:
         _schedule(app, scheduler, fetcher, inflight)
+        if app.telegram is not None and not commands[0]:
+
+            async def retry_commands() -> None:
+                if not commands[0]:
+                    commands[0] = await _start_commands(app)
+
+            scheduler.add_every("telegram", timedelta(seconds=60), retry_commands)
         scheduler.start()
         log.info(
             "newsbot running",
@@ -335,11 +339,27 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
             await _drain(inflight, SHUTDOWN_GRACE)
             scheduler.shutdown()
             await flush_outbox(app.store, app.sender, app.clock)
-            if app.telegram is not None:
+            if app.telegram is not None and commands[0]:
                 await app.telegram.updater.stop()
                 await app.telegram.stop()
                 await app.telegram.shutdown()
             await app.sender.stop()
+
+
+async def _start_commands(app: App) -> bool:
+    """Start taking Telegram commands; if the Bot API cannot be reached, log it and report False."""
+    if app.telegram is None:
+        return False
+    try:
+        await app.telegram.initialize()
+        await app.telegram.start()
+        await app.telegram.updater.start_polling(allowed_updates=["message", "callback_query"])
+    except TelegramUnavailable as exc:
+        log.error(
+            "Unable to reach the Telegram Bot API; retrying every minute", extra={"error": str(exc)[:200]}
+        )
+        return False
+    return True
 
 
 async def _drain(tasks: set[asyncio.Task[object]], grace: float) -> None:
@@ -423,7 +443,10 @@ async def demo(settings: Settings, on_report: OnReport | None = None) -> list[De
     watchlist = load_rules(settings)
     days = []
     with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
-        demo_settings = settings.model_copy(update={"db": f"sqlite:///{tmp}/demo.db", "telegram_token": None})
+        # One feed at a time, in file order: stories reach the clusterer in the same order on every run.
+        demo_settings = settings.model_copy(
+            update={"db": f"sqlite:///{tmp}/demo.db", "telegram_token": None, "concurrency": 1}
+        )
         clock_value = [datetime(1970, 1, 1, tzinfo=UTC)]
         app = build(
             demo_settings, replace(watchlist, feeds=()), ConsoleSender(), clock=lambda: clock_value[0]

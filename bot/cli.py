@@ -158,13 +158,17 @@ def main(
         print(f"newsbot: {len(exc.problems)} problem(s) in the rule files", file=stderr)
         return EXIT_ERROR
     except (NewsbotError, LookupError) as exc:
-        message = str(exc).strip("'\"")
+        message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
         for secret in secrets:
             message = message.replace(secret, "***")
         print(f"newsbot: {message}", file=stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `newsbot match ... | head`: the reader has gone; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 class _Out:
@@ -201,6 +205,8 @@ def _once(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO
             out.print(app.render_text(application, new, app.console_channel(settings), heading))
         if not args.quiet:
             _print_poll_summary(out, reports, flushed.sent, application.sender.name)
+        if all(r.outcome == "error" for r in reports):
+            return EXIT_ERROR  # every feed failed: let cron and scripts notice
         return EXIT_OK
     finally:
         application.close()
@@ -427,8 +433,10 @@ def _print_poll_summary(out: _Out, reports: list[PollReport], sent: int, sender:
         out.print(f"No new stories ({len(reports)} feeds: {unchanged} unchanged, {len(errors)} failed).")
     else:
         out.print(
-            f"{new} new stories from {len(reports)} feeds, {matched} new matched entries; "
-            f"{sent} alert message(s) sent via {sender}."
+            f"{new} new {'story' if new == 1 else 'stories'} from {len(reports)} feeds, "
+            f"{matched} new matched entries; {sent} alert message(s) sent via {sender}."
         )
     for report in errors:
         out.print(f"  ! {report.feed or report.url}: {report.error}")
+    if errors and len(errors) == len(reports) and all("unable to connect" in (r.error or "") for r in errors):
+        out.print("No feed could be reached: is this machine offline, or is DNS failing?")

@@ -1,9 +1,11 @@
 """Build and render digests: one entry per cluster, grouped by person or topic.
 
-A cluster is headed by its earliest story and names the other outlets that carried it ("also: ...").
-It is listed once, under the first followed rule it matched (in the channel's order); other rules it
-matched are noted on the line. Telegram messages are HTML with every piece of feed text escaped and
-matched terms in bold, split at entry boundaries so no message exceeds 4,096 characters.
+A cluster is headed by its most representative story (the one whose headline shares most with the
+others; the earliest for one or two stories) and names the other outlets that carried it ("also: ...").
+It is listed once, under the first followed rule (in the channel's order) that its headlines match, or
+failing that its summaries; other rules it matched are noted on the line. Telegram messages are HTML
+with every piece of feed text escaped and matched terms in bold, split at entry boundaries so no message
+exceeds 4,096 characters.
 The plain-text rendering carries the same content for the console.
 """
 
@@ -19,6 +21,8 @@ from zoneinfo import ZoneInfo
 from bot.model import DigestItem, DigestStory, Field
 
 TELEGRAM_LIMIT = 4096
+_WORDS = re.compile(r"[^\W_]{3,}")
+_COMMON = frozenset("the and for with after over from that this what will says said into about more".split())
 MAX_ALSO = 4
 MAX_TITLE = 300
 
@@ -38,20 +42,44 @@ def build_items(stories: Iterable[DigestStory]) -> list[DigestItem]:
     items = []
     for members in clusters.values():
         members.sort(key=lambda s: (s.published, s.id))
-        head = members[0]
-        also = tuple(dict.fromkeys(s.source for s in members[1:] if s.source and s.source != head.source))
+        head = _representative(members)
+        also = tuple(
+            dict.fromkeys(s.source for s in members if s is not head and s.source and s.source != head.source)
+        )
         rules = tuple(dict.fromkeys(m.rule for s in members for m in s.matches))
-        items.append(DigestItem(head=head, also=also, rules=rules))
+        in_titles = tuple(dict.fromkeys(m.rule for s in members for m in s.matches if m.field is Field.TITLE))
+        items.append(DigestItem(head=head, also=also, rules=rules, title_rules=in_titles))
     items.sort(key=lambda i: (i.head.published, i.head.id), reverse=True)
     return items
 
 
+def _representative(members: list[DigestStory]) -> DigestStory:
+    """The story whose headline shares most with the others' (the earliest among equals).
+
+    Coverage that starts with a preview ("Court to rule today") and runs on to the ruling is headed by
+    what most outlets reported, not by the first item of the day.
+    """
+    if len(members) < 3:
+        return members[0]
+    words = [set(_WORDS.findall(m.title.casefold())) - _COMMON for m in members]
+
+    def centrality(i: int) -> float:
+        return sum(len(words[i] & w) / (len(words[i] | w) or 1) for j, w in enumerate(words) if j != i)
+
+    return members[max(range(len(members)), key=lambda i: (centrality(i), -i))]
+
+
 def build_sections(items: Iterable[DigestItem], rules: Sequence[tuple[str, str]]) -> list[Section]:
-    """Group items under the first followed rule (id, name) each one matched; unfollowed items are left out."""
+    """Group items under a followed rule (id, name) each matched, preferring rules its headline names.
+
+    Items matching no followed rule are left out.
+    """
     order = {rule_id: i for i, (rule_id, _) in enumerate(rules)}
     grouped: dict[str, list[DigestItem]] = {}
     for item in items:
-        followed = sorted((r for r in item.rules if r in order), key=order.__getitem__)
+        followed = sorted(
+            (r for r in item.rules if r in order), key=lambda r: (r not in item.title_rules, order[r])
+        )
         if followed:
             grouped.setdefault(followed[0], []).append(item)
     return [Section(rid, name, tuple(grouped[rid])) for rid, name in rules if rid in grouped]
@@ -125,7 +153,8 @@ def _meta(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, st
         parts.append(f"also: {shown}" + (f" (+{extra})" if extra > 0 else ""))
     others = [names.get(r, r) for r in item.rules if r != section_rule and r in names]
     if others:
-        parts.append("also about: " + ", ".join(others[:3]))
+        more = f" (+{len(others) - 3} more)" if len(others) > 3 else ""
+        parts.append("also about: " + "; ".join(others[:3]) + more)
     return " · ".join(parts)
 
 

@@ -60,5 +60,5 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler.executors.default", "alembic"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

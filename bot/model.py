@@ -76,6 +76,7 @@ class DigestItem:
     head: DigestStory
     also: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
+    title_rules: tuple[str, ...] = ()  # the rules matched in a headline, which say best what it is about
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,11 @@ async def poll_feed(
         log.info("Feed is malformed but usable", extra={"feed": feed.name, "warning": parsed.warning})
     new, matched = await ingestor.ingest(parsed.stories, now)
     await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, new))
+    if new:
+        log.info(
+            "Polled feed",
+            extra={"feed": feed.name, "entries": len(parsed.stories), "new": new, "matched": len(matched)},
+        )
     return PollReport(
         feed.name,
         feed.url,

@@ -31,6 +31,8 @@ from bot.model import OutgoingMessage
 
 log = logging.getLogger(__name__)
 
+TelegramUnavailable = TelegramError  # what the composition root catches when the Bot API cannot be reached
+
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
@@ -88,15 +90,34 @@ class TelegramSender:
             base_file_url=api.removesuffix("/bot") + "/file/bot",
             rate_limiter=AIORateLimiter(max_retries=2),
         )
+        self._ready = False
 
     async def start(self) -> None:
-        await self.bot.initialize()
+        """Connect (getMe); if Telegram cannot be reached, say so and try again at the next send."""
+        try:
+            await self.bot.initialize()
+            self._ready = True
+        except TelegramError as exc:
+            log.error(
+                "Unable to reach the Telegram Bot API; messages wait in the outbox",
+                extra={"error": _reason(exc)},
+            )
 
     async def stop(self) -> None:
-        await self.bot.shutdown()
+        if self._ready:
+            await self.bot.shutdown()
+            self._ready = False
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
         # Specs: https://core.telegram.org/bots/api#sendmessage
+        if not self._ready:
+            try:
+                await self.bot.initialize()
+                self._ready = True
+            except TelegramError as exc:
+                return SendOutcome(
+                    False, retry_after=30.0, error=f"telegram: unable to reach the Bot API ({_reason(exc)})"
+                )
         try:
             await self._send(message.chat, message.text, ParseMode.HTML, message.disable_preview)
         except BadRequest as exc:
@@ -121,6 +142,10 @@ class TelegramSender:
         await self.bot.send_message(
             chat_id, text, parse_mode=mode, link_preview_options=LinkPreviewOptions(is_disabled=no_preview)
         )
+
+
+def _reason(exc: TelegramError) -> str:
+    return exc.message.splitlines()[0][:200] if exc.message else type(exc).__name__
 
 
 def _outcome(exc: TelegramError) -> SendOutcome:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.errors import ConfigError
-from bot.watchlist import check_timezone, parse_span
+from bot.watchlist import check_timezone, parse_duration, parse_span
 
 # Environment variable -> setting. Names from DESIGN.md, plus NEWSBOT_* for the rest.
 ENVIRONMENT = {
@@ -70,7 +70,12 @@ class Settings(BaseModel):
             return tuple(Path(p) for p in value.split(os.pathsep) if p)
         return value
 
-    @field_validator("poll_every", "dedup_window", "retention", mode="before")
+    @field_validator("poll_every", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> Any:
+        return parse_duration(int(value) if isinstance(value, str) and value.isdigit() else value)
+
+    @field_validator("dedup_window", "retention", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.errors import StorageError
 from bot.model import (
@@ -427,15 +427,22 @@ def _storage_error(what: str, exc: SQLAlchemyError, url: str) -> StorageError:
 def open_store(url: str) -> Store:
     """Open (creating and migrating if needed) the database at a SQLAlchemy URL."""
     try:
+        shown = redacted(url)
+    except (ArgumentError, ValueError):  # its message repeats the URL, password included: say it our way
+        raise StorageError(
+            "storage: unable to open the database: NEWSBOT_DB is not a database URL "
+            "(expected e.g. sqlite:///data/newsbot.db or postgresql+psycopg://user:password@host/db)"
+        ) from None
+    try:
         engine = make_engine(url)
         migrate(engine)
     except SQLAlchemyError as exc:
-        raise _storage_error("open the database", exc, redacted(url)) from None
-    except OSError as exc:
-        raise StorageError(f"storage: unable to open the database ({redacted(url)}): {exc}") from None
+        raise _storage_error("open the database", exc, shown) from None
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"storage: unable to open the database ({shown}): {exc}") from None
     except ImportError as exc:
         raise StorageError(
-            f"storage: unable to open the database ({redacted(url)}): its driver is missing ({exc.name}); "
+            f"storage: unable to open the database ({shown}): its driver is missing ({exc.name}); "
             "for PostgreSQL install newsbot[postgres]"
         ) from None
     return Store(engine, url)

@@ -103,3 +103,18 @@ def test_local_time_follows_the_timezone_and_dst() -> None:
 
 def test_plain_text_fallback_has_no_tags() -> None:
     assert to_plain('<b>A &amp; B</b> <a href="x">link</a>') == "A & B link"
+
+
+def test_a_cluster_is_headed_by_what_most_outlets_reported_not_the_morning_preview() -> None:
+    titles = [
+        ("a", "Judgment day for Rishi Sunak as Supreme Court rules on Rwanda plan", 0),
+        ("b", "Supreme Court rules Rwanda deportation plan unlawful", 60),
+        ("c", "UK Supreme Court rules Rwanda plan unlawful in blow to Sunak", 70),
+        ("d", "Rwanda plan unlawful, Supreme Court rules", 75),
+        ("e", "Sunak vows emergency law after Rwanda ruling", 300),
+    ]
+    items = build_items(
+        [ds(sid, "a", f"Outlet {sid}", minutes, title=title) for sid, title, minutes in titles]
+    )
+    assert items[0].head.id in {"b", "c", "d"}
+    assert "Outlet a" in items[0].also and items[0].head.source not in items[0].also
