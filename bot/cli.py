@@ -61,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         "--db", metavar="URL", help="database URL (default: $NEWSBOT_DB or sqlite:///data/newsbot.db)"
     )
     common.add_argument(
-        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity on stderr"
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity on stderr",
     )
 
     parser = argparse.ArgumentParser(
@@ -240,7 +243,7 @@ def _check(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
     alerting = sum(1 for r in watchlist.rules if r.priority.value == "alert")
     out.print(
         f"OK: {len(files)} rule file(s): {len(watchlist.feeds)} feeds, {len(watchlist.people)} people, "
-        f"{len(watchlist.topics)} topics ({alerting} alerting), {len(watchlist.channels)} channels"
+        f"{len(watchlist.topics)} topics, {len(watchlist.channels)} channels; {alerting} rules alert at once"
     )
     return EXIT_OK
 

@@ -26,6 +26,8 @@ class BadLine:
 def read_stories(lines: Iterable[str]) -> Iterator[Story | BadLine]:
     """Yield a Story per good line and a BadLine per malformed one; blank lines are skipped."""
     for number, line in enumerate(lines, 1):
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
         if not line.strip():
             continue
         if len(line) > MAX_LINE:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import feedparser
 
 from bot.model import ParseResult, Story
-from bot.urls import canonical_url, resolve_redirect
+from bot.urls import canonical_url, clean_url, resolve_redirect
 
 MAX_TITLE = 1_000
 MAX_SUMMARY = 5_000
@@ -69,7 +69,7 @@ def _story(entry: Any, feed_url: str, outlet: str) -> Story | None:
         id=_stable_id(entry, link, title, published, feed_url),
         title=title or _clip(summary, 120),
         summary=summary,
-        url=target or link,
+        url=clean_url(target or link),
         canonical_url=canonical_url(target or link) if (target or link) else "",
         source=html_to_text(source) if source else outlet,
         published=published,

@@ -100,7 +100,6 @@ class ChannelSpec(_Spec):
     mode: Literal["alert", "digest", "both"] = "digest"
     digest_at: str = "08:00"
     timezone: Annotated[str, AfterValidator(check_timezone)] = "Europe/London"
-    weekly: bool = False
 
     @field_validator("digest_at")
     @classmethod
@@ -131,6 +130,8 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
+        if not path.exists():
+            continue
         if path.is_dir():
             files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()))
         else:
@@ -140,11 +141,18 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
 
 def load_watchlist(paths: Sequence[str | Path]) -> Watchlist:
     """Read and validate rule files into one watchlist; raise RuleFileError with every problem found."""
+    problems = [
+        RuleProblem(
+            str(p), 0, "path", "does not exist; name rule files or folders with --rules or NEWSBOT_RULES"
+        )
+        for p in paths
+        if not Path(p).exists()
+    ]
     files = rule_files(paths)
-    problems: list[RuleProblem] = []
     if not files:
         names = ", ".join(str(p) for p in paths)
-        raise RuleFileError([RuleProblem(names or "<none>", 0, "path", "no rule files (*.yaml) found")])
+        problems = problems or [RuleProblem(names or "<none>", 0, "path", "no rule files (*.yaml) found")]
+        raise RuleFileError(problems)
     sections: dict[str, list[Any]] = {s: [] for s in SECTIONS}
     for file in files:
         for section, items in _read_file(file, problems).items():
@@ -321,7 +329,6 @@ def _build(section: str, spec: Any, origin: Origin) -> FeedRule | Rule | Channel
             mode=Mode(spec.mode),
             digest_at=parse_clock(spec.digest_at),
             timezone=spec.timezone,
-            weekly=spec.weekly,
             origin=origin,
         )
     kind = RuleKind.PERSON if section == "people" else RuleKind.TOPIC

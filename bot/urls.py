@@ -108,3 +108,17 @@ def resolve_redirect(url: str) -> str:
         if key in _REDIRECT_PARAMS and value.startswith(("http://", "https://")):
             return value
     return ""
+
+
+def clean_url(url: str) -> str:
+    """Return the URL as given but without tracking parameters and fragment (for display)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    if parts.scheme not in ("http", "https") or not parts.query:
+        return url
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -84,7 +84,6 @@ class Channel:
     mode: Mode = Mode.DIGEST
     digest_at: time = time(8, 0)
     timezone: str = "Europe/London"
-    weekly: bool = False
     origin: Origin = NOWHERE
 
     def follows(self, rule_id: str) -> bool:

@@ -28,7 +28,7 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 
 def test_check_prints_a_summary() -> None:
     code, out, _ = run(["check", str(RULES)])
-    assert code == 0 and out.startswith("OK: ") and " people, " in out and " topics " in out
+    assert code == 0 and out.startswith("OK: ") and " people, " in out and " topics, " in out
 
 
 def test_check_reports_file_line_field_and_exits_1(tmp_path: Path) -> None:
