@@ -101,6 +101,7 @@ def build(
     if token and sender is None:
         app.telegram = build_application(token, settings.telegram_api_url, _services(app))
         app.sender = TelegramSender(token, settings.telegram_api_url, bot=app.telegram.bot)
+    app.ingestor.via = app.sender.name
     refresh_rules(app)
     return app
 
@@ -159,6 +160,7 @@ def _tell_admins(app: App, text: str) -> None:
             for a in app.settings.admins
         ],
         now,
+        app.sender.name,
     )
 
 
@@ -271,7 +273,7 @@ async def send_digest(app: App, audience: Audience, since: datetime | None = Non
         since = await asyncio.to_thread(app.store.last_digest, audience.chat) or until - timedelta(hours=24)
     stories = await asyncio.to_thread(app.store.digest_stories, since, until)
     messages = digest_messages(app.watchlist, audience, stories, until, key=key)
-    await asyncio.to_thread(app.store.record_digest, audience.chat, until, messages)
+    await asyncio.to_thread(app.store.record_digest, audience.chat, until, messages, app.sender.name)
     return len(messages)
 
 

@@ -31,7 +31,7 @@ async def flush_outbox(
 ) -> FlushReport:
     """Send every due message once; failures are recorded per message and the rest carries on."""
     sent = retrying = failed = 0
-    for queued in await asyncio.to_thread(store.claim, clock(), CLAIM_LEASE, limit):
+    for queued in await asyncio.to_thread(store.claim, clock(), CLAIM_LEASE, limit, sender.name):
         outcome = await sender.send(queued.message)
         now = clock()
         if outcome.ok:

@@ -48,7 +48,15 @@ class PollReport:
 class Ingestor:
     """Turns parsed stories into stored, matched, clustered ones, and queues alerts. One per process."""
 
-    def __init__(self, store: Store, watchlist: Watchlist, matcher: Matcher, index: ClusterIndex) -> None:
+    def __init__(
+        self,
+        store: Store,
+        watchlist: Watchlist,
+        matcher: Matcher,
+        index: ClusterIndex,
+        via: str | None = None,
+    ) -> None:
+        self.via = via  # the sender alerts are queued for
         self.store = store
         self.watchlist = watchlist
         self.matcher = matcher
@@ -80,7 +88,7 @@ class Ingestor:
             listeners = audiences(self.watchlist, chats, subscriptions)
             alerts = alert_messages(self.watchlist, listeners, fresh_news)
             if alerts:
-                await asyncio.to_thread(self.store.enqueue, alerts, now)
+                await asyncio.to_thread(self.store.enqueue, alerts, now, self.via)
         return len(inserted), new_matched
 
 

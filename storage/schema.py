@@ -113,6 +113,7 @@ outbox = Table(
     Column("not_before", UTCDateTime()),
     Column("sent_at", UTCDateTime()),
     Column("last_error", Text),
+    Column("via", String(20)),  # the sender it is for ("telegram", "console"); NULL: whichever runs
     Column("claim", String(36)),  # the sender that holds the message, until claimed_until
     Column("claimed_until", UTCDateTime()),
     Index("ix_outbox_status", "status"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -199,9 +199,9 @@ class Store:
 
     # -- outbox --------------------------------------------------------------------------------------------
 
-    def enqueue(self, messages: Iterable[OutgoingMessage], now: datetime) -> int:
-        """Queue messages; a key queued before is ignored. Return how many were new."""
-        rows = [_outbox_row(m, now) for m in messages]
+    def enqueue(self, messages: Iterable[OutgoingMessage], now: datetime, via: str | None = None) -> int:
+        """Queue messages for a sender (`via`); a key queued before is ignored. Return how many were new."""
+        rows = [_outbox_row(m, now, via) for m in messages]
         if not rows:
             return 0
         with self._write("queue messages") as conn:
@@ -213,7 +213,9 @@ class Store:
         with self._read("read the outbox") as conn:
             return [_queued(r) for r in conn.execute(query).mappings().all()]
 
-    def claim(self, now: datetime, lease: timedelta, limit: int = 100) -> list[QueuedMessage]:
+    def claim(
+        self, now: datetime, lease: timedelta, limit: int = 100, via: str | None = None
+    ) -> list[QueuedMessage]:
         """Take due messages for sending until `now + lease`; a crashed sender's claims expire and are retaken.
 
         Messages are marked `sending` under a fresh claim token in one transaction, so two senders never
@@ -222,12 +224,10 @@ class Store:
         but before `mark_sent` committed will send that message again. That window is one database commit.)
         """
         token = uuid.uuid4().hex
+        mine = or_(outbox.c.via.is_(None), outbox.c.via == via) if via else true()
         with self._write("claim messages") as conn:
-            ids = list(
-                conn.execute(
-                    select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
-                ).scalars()
-            )
+            query = select(outbox.c.id).where(_due(now), mine).order_by(outbox.c.id).limit(limit)
+            ids = list(conn.execute(query).scalars())
             if not ids:
                 return []
             conn.execute(
@@ -273,11 +273,13 @@ class Store:
         with self._read("read the last digest") as conn:
             return conn.execute(select(digests.c.last_until).where(digests.c.chat == chat)).scalar()
 
-    def record_digest(self, chat: str, until: datetime, messages: Sequence[OutgoingMessage]) -> None:
+    def record_digest(
+        self, chat: str, until: datetime, messages: Sequence[OutgoingMessage], via: str | None = None
+    ) -> None:
         """Queue a digest's messages and move the chat's digest mark, in one transaction."""
         with self._write("record a digest") as conn:
             if messages:
-                _insert_ignore(conn, outbox, [_outbox_row(m, until) for m in messages])
+                _insert_ignore(conn, outbox, [_outbox_row(m, until, via) for m in messages])
             if (
                 conn.execute(update(digests).where(digests.c.chat == chat).values(last_until=until)).rowcount
                 == 0
@@ -538,8 +540,9 @@ def _match(row: Any) -> Match:
     )
 
 
-def _outbox_row(m: OutgoingMessage, now: datetime) -> dict[str, Any]:
+def _outbox_row(m: OutgoingMessage, now: datetime, via: str | None = None) -> dict[str, Any]:
     return {
+        "via": via,
         "key": m.key,
         "chat": m.chat,
         "text": m.text,

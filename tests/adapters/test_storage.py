@@ -115,3 +115,11 @@ def test_errors_never_show_a_password() -> None:
         open_store("postgresql+psycopg://newsbot:hunter2secret@127.0.0.1:1/newsbot")
     assert "hunter2secret" not in str(caught.value)
     assert str(caught.value).startswith("storage: unable to")
+
+
+def test_a_sender_only_claims_messages_queued_for_it(store: Store) -> None:
+    store.enqueue([OutgoingMessage("t", "@c", "for telegram")], T0, via="telegram")
+    store.enqueue([OutgoingMessage("c", "@c", "for the console")], T0, via="console")
+    lease = timedelta(minutes=2)
+    assert [q.message.key for q in store.claim(T0, lease, via="console")] == ["c"]
+    assert [q.message.key for q in store.claim(T0, lease, via="telegram")] == ["t"]
