@@ -34,7 +34,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.model import Field, Match, RuleKind, Story
-from bot.normalize import WORD, bare, fold_word, is_shouting, prepare, tokenize
+from bot.normalize import WORD, bare, fold_word, is_shouting, prepare, tokenize, words
 from bot.watchlist import Fields, Rule
 
 MAX_EDITS = 2
@@ -397,13 +397,13 @@ def find_rules(
     query: str, rules: Sequence[Rule], limit: int = 3, cutoff: float = 60.0
 ) -> list[tuple[Rule, float]]:
     """Return the rules whose id, name or aliases best resemble a query ("starmr" -> Keir Starmer)."""
-    wanted = " ".join(tokenize_words(query))
+    wanted = " ".join(words(query))
     if not wanted:
         return []
     choices: dict[str, Rule] = {}
     for rule in rules:
         for label in (rule.id.replace("-", " "), rule.name, *rule.aliases):
-            choices.setdefault(" ".join(tokenize_words(label)), rule)
+            choices.setdefault(" ".join(words(label)), rule)
     best: dict[str, tuple[Rule, float]] = {}
     for label, score, _ in process.extract(
         wanted, list(choices), scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=cutoff
@@ -412,7 +412,3 @@ def find_rules(
         if rule.id not in best or score > best[rule.id][1]:
             best[rule.id] = (rule, score)
     return sorted(best.values(), key=lambda pair: -pair[1])[:limit]
-
-
-def tokenize_words(text: str) -> list[str]:
-    return [t.norm for t in tokenize(prepare(text))]

@@ -50,13 +50,6 @@ class Scheduler:
         trigger = IntervalTrigger(seconds=max(1, int(every.total_seconds())))
         self._scheduler.add_job(job, trigger, id=name, name=name, next_run_time=first, replace_existing=True)
 
-    def job_ids(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
-
-    def next_run(self, job_id: str) -> datetime | None:
-        job = self._scheduler.get_job(job_id)
-        return job.next_run_time if job else None
-
     def start(self) -> None:
         self._scheduler.start()
 

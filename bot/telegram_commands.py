@@ -28,8 +28,9 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.matching import find_rules, tokenize_words
+from bot.matching import find_rules
 from bot.model import ChatSettings, Subscription
+from bot.normalize import words
 from bot.watchlist import (
     TRACK_PREFIX,
     Mode,
@@ -172,10 +173,10 @@ class Commands:
     def _resolve(self, query: str) -> tuple[Rule | None, list[Rule]]:
         """An exact id, name or alias resolves; anything else gets up to three suggestions to tap."""
         rules = [r for r in self.s.watchlist().rules if not r.id.startswith(TRACK_PREFIX)]
-        wanted = " ".join(tokenize_words(query))
+        wanted = " ".join(words(query))
         for rule in rules:
             labels = (rule.id.replace("-", " "), rule.name, *rule.aliases)
-            if wanted in {" ".join(tokenize_words(label)) for label in labels}:
+            if wanted in {" ".join(words(label)) for label in labels}:
                 return rule, []
         return None, [rule for rule, _ in find_rules(query, rules)]
 
