@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
+from functools import partial
 
 from rapidfuzz import fuzz
 
@@ -18,6 +21,14 @@ from bot.matching import Matcher
 from bot.model import Story
 from bot.normalize import normalize
 from bot.watchlist import Rule
+
+ROUNDS = 5
+
+
+def median_of_rounds(measure: Callable[[float], float], seconds: float) -> tuple[float, float, float]:
+    """Run a measurement in rounds and return (median, lowest, highest): one round can hit a noisy moment."""
+    results = sorted(measure(seconds / ROUNDS) for _ in range(ROUNDS))
+    return statistics.median(results), results[0], results[-1]
 
 
 def stories_per_second(matcher: Matcher, stories: list[Story], seconds: float) -> float:
@@ -58,7 +69,9 @@ def memory_mb(rules: list[Rule], lexicon: frozenset[str], stories: list[Story]) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="time per measurement (split into rounds)"
+    )
     args = parser.parse_args()
     stories = real_stories()
     lexicon = common_words()
@@ -66,8 +79,11 @@ def main() -> None:
         f"{len(stories)} real stories (title + 60-word summary); one core; {args.seconds:g}s per measurement"
     )
     print(
-        f"{'terms':>6} {'rules':>6} {'build s':>8} {'cold st/s':>10} {'warm st/s':>10} {'baseline st/s':>14} "
-        f"{'speed-up':>9} {'memory MB':>10}"
+        f"warm and baseline: median of {ROUNDS} rounds, as this machine's speed varies; warm range: all rounds"
+    )
+    print(
+        f"{'terms':>6} {'rules':>6} {'build s':>8} {'cold st/s':>10} {'warm st/s':>10} {'warm range':>13} "
+        f"{'baseline st/s':>14} {'speed-up':>9} {'memory MB':>10}"
     )
     for size in (50, 500, 5000):
         rules = watchlist_rules(size)
@@ -79,12 +95,13 @@ def main() -> None:
         for story in stories:
             matcher.match(story)
         cold = len(stories) / (time.perf_counter() - started)
-        warm = stories_per_second(matcher, stories, args.seconds)
-        base = baseline_per_second(rules, stories, args.seconds)
+        warm, low, high = median_of_rounds(partial(stories_per_second, matcher, stories), args.seconds)
+        base, _, _ = median_of_rounds(partial(baseline_per_second, rules, stories), args.seconds)
         mem = memory_mb(rules, lexicon, stories)
+        spread = f"{low / 1000:.1f}k-{high / 1000:.1f}k"
         print(
-            f"{terms:>6} {len(rules):>6} {build:>8.2f} {cold:>10,.0f} {warm:>10,.0f} {base:>14,.1f} "
-            f"{warm / base:>8,.0f}x {mem:>10.1f}"
+            f"{terms:>6} {len(rules):>6} {build:>8.2f} {cold:>10,.0f} {warm:>10,.0f} {spread:>13} "
+            f"{base:>14,.1f} {warm / base:>8,.0f}x {mem:>10.1f}"
         )
 
 

@@ -90,12 +90,11 @@ class _Found:
     term: int
     field: Field
     score: float
-    start: int
-    end: int
-    text: str
+    first: int  # word indices in the joined title and summary
+    last: int
 
     def rank(self) -> tuple[int, float, int]:
-        return (self.field is Field.TITLE, self.score, self.end - self.start)
+        return (self.field is Field.TITLE, self.score, self.last - self.first)
 
 
 class Matcher:
@@ -206,20 +205,41 @@ class Matcher:
 
     def match(self, story: Story) -> list[Match]:
         """Return one Match per rule the story satisfies, best first."""
-        found: dict[tuple[int, Field], _Found] = {}
-        if story.title or story.summary:
-            self._scan(prepare(story.title), prepare(story.summary), found)
+        if not (story.title or story.summary):
+            return []
+        title, summary = prepare(story.title), prepare(story.summary)
+        text = f"{title} {_BREAK} {summary}"
+        words = WORD.findall(text)
+        found = self._scan(words)
         if not found:
             return []
         by_rule: dict[int, list[tuple[Role, int, _Found]]] = {}
         for (term_id, _), hit in found.items():
             for rule_index, role, group in self._terms[term_id].uses:
                 by_rule.setdefault(rule_index, []).append((role, group, hit))
+        offsets: list[int] = []
+        summary_start = len(title) + len(_BREAK) + 2
         matches = []
         for rule_index, evidence in by_rule.items():
-            match = self._decide(self.rules[rule_index], evidence)
-            if match is not None:
-                matches.append((match, rule_index))
+            best = self._decide(self.rules[rule_index], evidence)
+            if best is None:
+                continue
+            # Character spans are worked out only for the evidence that is reported.
+            _offsets(text, words, offsets, best.last)
+            begin, end = offsets[best.first], offsets[best.last] + len(bare(words[best.last]))
+            shift = 0 if best.field is Field.TITLE else summary_start
+            rule = self.rules[rule_index]
+            match = Match(
+                rule.id,
+                rule.kind,
+                self._terms[best.term].text,
+                best.field,
+                text[begin:end],
+                best.score,
+                begin - shift,
+                end - shift,
+            )
+            matches.append((match, rule_index))
         matches.sort(key=lambda m: (m[0].field is not Field.TITLE, -m[0].score, m[1]))
         return [m for m, _ in matches]
 
@@ -238,21 +258,18 @@ class Matcher:
             self._starters.add(raw)
         return info
 
-    def _scan(self, title: str, summary: str, found: dict[tuple[int, Field], _Found]) -> None:
-        """Find every term in title and summary, read in one pass with a word between that matches nothing."""
-        text = f"{title} {_BREAK} {summary}"
-        words = WORD.findall(text)
+    def _scan(self, words: list[str]) -> dict[tuple[int, Field], _Found]:
+        """Find every term in the words of title and summary, joined by a break word that matches nothing."""
+        found: dict[tuple[int, Field], _Found] = {}
         # Set operations run in C: a story is only walked from the words that can start a term.
         if not self._seen.issuperset(words):
             for word in set(words).difference(self._seen):
                 self._word(word)
         starters = self._starters.intersection(words)
         if not starters:
-            return
+            return found
         split = words.index(_BREAK)
-        window = _Window(self, words, split, title, summary)
-        offsets: list[int] = []
-        summary_start = len(title) + len(_BREAK) + 2
+        window = _Window(self, words, split)
         for i in [i for i, word in enumerate(words) if word in starters]:
             for pid in window.kept(i):
                 for term_id in self._starts.get(pid, ()):
@@ -266,13 +283,10 @@ class Matcher:
                     fld = Field.TITLE if first < split else Field.SUMMARY
                     best = found.get((term_id, fld))
                     if best is None or score > best.score:
-                        last = first + len(term.patterns) - 1
-                        _offsets(text, words, offsets, last)
-                        begin, end = offsets[first], offsets[last] + len(bare(words[last]))
-                        shift = 0 if fld is Field.TITLE else summary_start
                         found[(term_id, fld)] = _Found(
-                            term_id, fld, score, begin - shift, end - shift, text[begin:end]
+                            term_id, fld, score, first, first + len(term.patterns) - 1
                         )
+        return found
 
     def _extend(self, term_id: int, i: int, window: _Window) -> float | None:
         """Return the term's score if all its words match from word i on, else None."""
@@ -284,7 +298,8 @@ class Matcher:
             score = min(score, word_score)
         return score
 
-    def _decide(self, rule: Rule, evidence: list[tuple[Role, int, _Found]]) -> Match | None:
+    def _decide(self, rule: Rule, evidence: list[tuple[Role, int, _Found]]) -> _Found | None:
+        """Return the rule's best evidence if the rule holds, else None."""
         allowed = [(r, g, f) for r, g, f in evidence if _in_fields(f.field, rule.fields)]
         if any(role is Role.NONE for role, _, _ in allowed):
             return None
@@ -305,29 +320,18 @@ class Matcher:
         # Explain by a direct term; for `all`-only topics by the first group, which names the subject
         # (later groups tend to be context: "UK", "Home Office").
         candidates = direct or groups[0]
-        best = max(candidates, key=_Found.rank)
-        return Match(
-            rule=rule.id,
-            kind=rule.kind,
-            term=self._terms[best.term].text,
-            field=best.field,
-            text=best.text,
-            score=best.score,
-            start=best.start,
-            end=best.end,
-        )
+        return max(candidates, key=_Found.rank)
 
 
 class _Window:
     """The accepted hits of a story's words, computed only for the positions a candidate term reaches."""
 
-    __slots__ = ("matcher", "words", "split", "texts", "shouting")
+    __slots__ = ("matcher", "words", "split", "shouting")
 
-    def __init__(self, matcher: Matcher, words: list[str], split: int, title: str, summary: str) -> None:
+    def __init__(self, matcher: Matcher, words: list[str], split: int) -> None:
         self.matcher = matcher
         self.words = words
         self.split = split  # the index of the break between title and summary
-        self.texts = (title, summary)
         self.shouting: list[bool | None] = [None, None]
 
     def kept(self, i: int) -> dict[int, float]:
@@ -357,7 +361,8 @@ class _Window:
         part = 0 if i < self.split else 1
         known = self.shouting[part]
         if known is None:
-            known = self.shouting[part] = is_shouting(self.texts[part])
+            field_words = self.words[: self.split] if part == 0 else self.words[self.split + 1 :]
+            known = self.shouting[part] = is_shouting(" ".join(field_words))
         return known
 
 
