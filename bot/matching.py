@@ -92,9 +92,10 @@ class _Found:
     score: float
     first: int  # word indices in the joined title and summary
     last: int
+    length: int  # characters the matched words span (with single separators), to prefer the longer term
 
     def rank(self) -> tuple[int, float, int]:
-        return (self.field is Field.TITLE, self.score, self.last - self.first)
+        return (self.field is Field.TITLE, self.score, self.length)
 
 
 class Matcher:
@@ -283,9 +284,9 @@ class Matcher:
                     fld = Field.TITLE if first < split else Field.SUMMARY
                     best = found.get((term_id, fld))
                     if best is None or score > best.score:
-                        found[(term_id, fld)] = _Found(
-                            term_id, fld, score, first, first + len(term.patterns) - 1
-                        )
+                        last = first + len(term.patterns) - 1
+                        length = sum(len(bare(w)) for w in words[first : last + 1]) + last - first
+                        found[(term_id, fld)] = _Found(term_id, fld, score, first, last, length)
         return found
 
     def _extend(self, term_id: int, i: int, window: _Window) -> float | None:

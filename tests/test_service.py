@@ -67,7 +67,7 @@ def test_run_polls_on_schedule_and_sends_alerts_then_stops(feed_server: FeedServ
     async def scenario() -> None:
         stop = asyncio.Event()
         service = asyncio.create_task(app.run(application, stop))
-        for _ in range(200):  # the first poll starts at once; alerts go out within the outbox interval
+        for _ in range(600):  # the first poll starts at once; alerts go out within the 5 s outbox interval
             await asyncio.sleep(0.05)
             if "EgyptAir" in out.getvalue():
                 break
