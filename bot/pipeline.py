@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,9 @@ class PollReport:
     matched: int = 0
     error: str | None = None
     warning: str | None = None
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # seconds fetching
+    parse_seconds: float = 0.0
+    store_seconds: float = 0.0  # matching, clustering and storage
     new_matched: tuple[DigestStory, ...] = ()
 
 
@@ -118,13 +121,16 @@ async def poll_feed(
     if result.not_modified:
         await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, 0))
         return PollReport(feed.name, feed.url, "unchanged", elapsed=result.elapsed)
+    started = time.perf_counter()
     parsed = await asyncio.to_thread(parse_feed, result.content, result.headers, feed.url, feed.name)
+    parsed_at = time.perf_counter()
     if parsed.error:
         return await _failed(store, feed, state, parsed.error, now, every, result.elapsed)
     if parsed.warning:
         log.info("Feed is malformed but usable", extra={"feed": feed.name, "warning": parsed.warning})
     new, matched = await ingestor.ingest(parsed.stories, now)
     await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, new))
+    stored_at = time.perf_counter()
     if new:
         log.info(
             "Polled feed",
@@ -139,6 +145,8 @@ async def poll_feed(
         len(matched),
         warning=parsed.warning,
         elapsed=result.elapsed,
+        parse_seconds=parsed_at - started,
+        store_seconds=stored_at - parsed_at,
         new_matched=tuple(matched),
     )
 
