@@ -25,9 +25,12 @@ from bot.errors import RuleFileError
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
+from bot.metrics import Metrics, MetricsServer, serve
 from bot.model import DigestStory, OutgoingMessage
 from bot.outbox import FlushReport, flush_outbox
-from bot.pipeline import Ingestor, PollReport, feed_health, poll_feed
+from bot.pipeline import Ingestor, PollReport, poll_feed
+from bot.poller import Poller, worker_name
+from bot.polling import PollPolicy, feed_health
 from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
@@ -58,6 +61,9 @@ class App:
     limits: FetchLimits = field(default_factory=FetchLimits)
     base_watchlist: Watchlist = field(default_factory=Watchlist)  # the rule files, without tracked phrases
     telegram: Any = None  # the python-telegram-bot Application taking commands, when a token is set
+    metrics: Metrics = field(default_factory=Metrics)
+    owner: str = field(default_factory=worker_name)  # this process, as named in feed leases
+    ticks: dict[str, datetime] = field(default_factory=dict)  # when each housekeeping job last ran
 
     def close(self) -> None:
         self.store.close()
@@ -72,6 +78,17 @@ def build_matcher(watchlist: Watchlist) -> Matcher:
     return Matcher(watchlist.rules, common_words())
 
 
+def policy_for(settings: Settings, feed: FeedRule) -> PollPolicy:
+    """A feed's schedule: its own `every:` if the rule file sets one, else adaptive from the default."""
+    base = feed.every or settings.poll_every
+    return PollPolicy(base, settings.poll_min, settings.poll_max, fixed=feed.every is not None)
+
+
+def sync_feeds(app: App) -> None:
+    """Tell the database which feeds the rule files list now (new ones are due at once)."""
+    app.store.sync_feeds([(f.url, f.name) for f in app.watchlist.feeds])
+
+
 def build(
     settings: Settings,
     watchlist: Watchlist | None = None,
@@ -83,9 +100,9 @@ def build(
     store = open_store(settings.db)
     index = ClusterIndex(DedupConfig(window=settings.dedup_window))
     now = clock()
-    for story, cluster_id in store.recent_stories(now - settings.dedup_window):
-        index.restore(story, cluster_id, now)
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
+    for story, cluster_id in store.recent_stories(now - settings.dedup_window):
+        ingestor.restore(story, cluster_id, now)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     limits = FetchLimits(max_bytes=settings.max_feed_bytes)
     app = App(
@@ -102,6 +119,7 @@ def build(
         app.telegram = build_application(token, settings.telegram_api_url, _services(app))
         app.sender = TelegramSender(token, settings.telegram_api_url, bot=app.telegram.bot)
     app.ingestor.via = app.sender.name
+    app.metrics = Metrics(settings.role)
     refresh_rules(app)
     return app
 
@@ -145,9 +163,10 @@ def reload_rules(app: App) -> str:
         return report
     app.base_watchlist = watchlist
     refresh_rules(app)
+    sync_feeds(app)
     return (
-        f"Reloaded: {len(watchlist.people)} people, {len(watchlist.topics)} topics, "
-        f"{len(watchlist.channels)} channels. Feed changes apply at the next restart."
+        f"Reloaded: {len(watchlist.feeds)} feeds, {len(watchlist.people)} people, "
+        f"{len(watchlist.topics)} topics, {len(watchlist.channels)} channels."
     )
 
 
@@ -218,8 +237,9 @@ async def poll_all(
         async def one(feed: FeedRule) -> PollReport:
             async with gate:
                 report = await poll_feed(
-                    feed, fetcher, app.ingestor, app.clock, feed.every or app.settings.poll_every
+                    feed, fetcher, app.ingestor, app.clock, policy_for(app.settings, feed)
                 )
+            app.metrics.polled(report)
             if on_report is not None:
                 on_report(report)
             return report
@@ -301,8 +321,17 @@ def refresh_rules(app: App) -> None:
         app.ingestor.replace_rules(watchlist, build_matcher(watchlist))
 
 
+POLL_TICK = timedelta(seconds=5)  # how often a poller looks for due feeds
+
+
 async def run(app: App, stop: asyncio.Event | None = None) -> None:
-    """Run the service until SIGINT/SIGTERM (or `stop` is set): polls, digests, delivery, housekeeping."""
+    """Run the service until SIGINT/SIGTERM (or `stop` is set), in the role settings give it.
+
+    `all` (the default) does everything; a `poller` polls feeds, stores, matches and queues alerts; a
+    `sender` delivers the outbox, sends digests and takes Telegram commands. Pollers share the feeds
+    through leases in the database, so any number can run beside one sender (PostgreSQL for more than
+    one process).
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -310,13 +339,22 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not a Unix loop
             pass
+    role = app.settings.role
+    polls, sends = role in ("all", "poller"), role in ("all", "sender")
     scheduler = Scheduler(app.settings.timezone)
     inflight: set[asyncio.Task[object]] = set()
-    await app.sender.start()
-    commands = [await _start_commands(app)]
+    server = _serve_metrics(app)
+    if sends:
+        await app.sender.start()
+    commands = [await _start_commands(app) if sends else False]
     async with Fetcher(app.limits) as fetcher:
-        _schedule(app, scheduler, fetcher, inflight)
-        if app.telegram is not None and not commands[0]:
+        poller = None
+        if polls:
+            await asyncio.to_thread(sync_feeds, app)
+            app.ingestor.shared = True  # other pollers may store stories too: catch up before clustering
+            poller = _poller(app, fetcher)
+        _schedule(app, scheduler, poller, inflight, sends)
+        if sends and app.telegram is not None and not commands[0]:
 
             async def retry_commands() -> None:
                 if not commands[0]:
@@ -327,6 +365,8 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         log.info(
             "newsbot running",
             extra={
+                "role": role,
+                "worker": app.owner,
                 "feeds": len(app.watchlist.feeds),
                 "channels": len(app.watchlist.channels),
                 "sender": app.sender.name,
@@ -338,14 +378,83 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         finally:
             log.info("Stopping", extra={"polls_in_flight": len(inflight)})
             scheduler.pause()
+            if poller is not None:
+                poller.stopping = True
             await _drain(inflight, SHUTDOWN_GRACE)
             scheduler.shutdown()
-            await flush_outbox(app.store, app.sender, app.clock)
+            if sends:
+                await flush_outbox(app.store, app.sender, app.clock)
             if app.telegram is not None and commands[0]:
                 await app.telegram.updater.stop()
                 await app.telegram.stop()
                 await app.telegram.shutdown()
-            await app.sender.stop()
+            if sends:
+                await app.sender.stop()
+            if server is not None:
+                server.close()
+
+
+def _poller(app: App, fetcher: Fetcher) -> Poller:
+    known: list[Any] = [None, {}]  # the watchlist the mapping was built from, and the mapping
+
+    def feeds() -> dict[str, FeedRule]:
+        if known[0] is not app.watchlist:
+            known[0], known[1] = app.watchlist, {f.url: f for f in app.watchlist.feeds}
+        mapping: dict[str, FeedRule] = known[1]
+        return mapping
+
+    return Poller(
+        app.ingestor,
+        fetcher,
+        feeds,
+        lambda feed: policy_for(app.settings, feed),
+        app.clock,
+        app.settings.concurrency,
+        owner=app.owner,
+        on_report=app.metrics.polled,
+    )
+
+
+def health(app: App) -> tuple[bool, dict[str, Any]]:
+    """Healthy while the loop ticks (jobs ran lately) and the database answers."""
+    now = utcnow()
+    late = {
+        job: round((now - when).total_seconds())
+        for job, when in app.ticks.items()
+        if now - when > 3 * _EXPECTED_TICK.get(job, POLL_TICK) + timedelta(seconds=30)
+    }
+    detail: dict[str, Any] = {"role": app.settings.role, "worker": app.owner}
+    try:
+        detail["outbox_depth"] = app.store.outbox_depth()
+    except Exception as exc:  # StorageError, or the driver's own
+        detail["database"] = str(exc)[:200]
+        return False, detail
+    if late:
+        detail["late_jobs"] = late
+    return not late, detail
+
+
+_EXPECTED_TICK = {"outbox": timedelta(seconds=5), "digests": timedelta(seconds=60), "poll": POLL_TICK}
+
+
+def _serve_metrics(app: App) -> MetricsServer | None:
+    s = app.settings
+    if s.metrics_port is None:
+        return None
+
+    def report() -> tuple[bool, dict[str, Any]]:
+        ok, detail = health(app)
+        app.metrics.queue_depth.set(detail.get("outbox_depth", 0))
+        now = app.clock()
+        counts: dict[str, int] = {}
+        for state in app.store.feed_states():
+            label = feed_health(state, now).split(" (")[0]
+            counts[label] = counts.get(label, 0) + 1
+        app.metrics.set_feed_health(counts.items())
+        return ok, detail
+
+    server = serve(app.metrics, report, s.metrics_host, s.metrics_port)
+    return server
 
 
 async def _start_commands(app: App) -> bool:
@@ -376,46 +485,59 @@ async def _drain(tasks: set[asyncio.Task[object]], grace: float) -> None:
         await asyncio.wait(late, timeout=5)
 
 
-def _schedule(app: App, scheduler: Scheduler, fetcher: Fetcher, inflight: set[asyncio.Task[object]]) -> None:
+def _schedule(
+    app: App, scheduler: Scheduler, poller: Poller | None, inflight: set[asyncio.Task[object]], sends: bool
+) -> None:
     start = utcnow()  # the scheduler runs on the wall clock, whatever clock stories are stamped with
-    for i, feed in enumerate(app.watchlist.feeds):
-        every = feed.every or app.settings.poll_every
 
-        async def poll(feed: FeedRule = feed, every: timedelta = every) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                inflight.add(task)
-            try:
-                await poll_feed(feed, fetcher, app.ingestor, app.clock, every, force=False)
-            except asyncio.CancelledError:
-                log.info("Poll cut short at shutdown", extra={"feed": feed.name})
-            finally:
-                if task is not None:
-                    inflight.discard(task)
+    def ticked(job: str) -> None:
+        app.ticks[job] = utcnow()
 
-        # Spread the first polls over a few seconds rather than firing every feed at once.
-        scheduler.add_poll(feed.url, every, poll, first=start + timedelta(seconds=i * 0.5))
+    if poller is not None:
 
-    async def digests() -> None:
-        if await digest_tick(app, start):
-            await flush_outbox(app.store, app.sender, app.clock)
+        async def poll() -> None:
+            ticked("poll")
+            if poller.sweeping is None or poller.sweeping.done():
+                sweep: asyncio.Task[Any] = poller.kick()
+                inflight.add(sweep)
+                sweep.add_done_callback(inflight.discard)
 
-    async def deliver() -> None:
-        await flush_outbox(app.store, app.sender, app.clock)
+        async def expire() -> None:
+            app.ingestor.index.expire(app.clock())
 
-    async def prune() -> None:
-        await asyncio.to_thread(app.store.prune, app.clock() - app.settings.retention)
-        app.ingestor.index.expire(app.clock())
+        scheduler.add_every("poll", POLL_TICK, poll, first=start)
+        scheduler.add_every("clusters", timedelta(hours=1), expire, first=start + timedelta(minutes=5))
+
+    if sends:
+
+        async def digests() -> None:
+            ticked("digests")
+            if await digest_tick(app, start):
+                await _deliver(app)
+
+        async def deliver() -> None:
+            ticked("outbox")
+            await _deliver(app)
+
+        async def prune() -> None:
+            await asyncio.to_thread(app.store.prune, app.clock() - app.settings.retention)
+
+        scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
+        scheduler.add_every("digests", timedelta(seconds=60), digests, first=start + timedelta(seconds=30))
+        scheduler.add_every("retention", timedelta(hours=6), prune, first=start + timedelta(minutes=1))
 
     signature = [rule_files_signature(app.settings)]
 
     async def rules() -> None:
         await watch_rules(app, signature)
 
-    scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
     scheduler.add_every("rules", timedelta(seconds=30), rules, first=start + timedelta(seconds=30))
-    scheduler.add_every("digests", timedelta(seconds=60), digests, first=start + timedelta(seconds=30))
-    scheduler.add_every("retention", timedelta(hours=6), prune, first=start + timedelta(minutes=1))
+
+
+async def _deliver(app: App) -> FlushReport:
+    report = await flush_outbox(app.store, app.sender, app.clock)
+    app.metrics.delivered(report.sent, report.retrying, report.failed)
+    return report
 
 
 # -- demo ----------------------------------------------------------------------------------------------------

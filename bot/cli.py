@@ -22,7 +22,8 @@ from bot.jsonl import BadLine, cluster_line, match_line, read_stories
 from bot.logs import setup_logging
 from bot.model import Story
 from bot.outbox import flush_outbox
-from bot.pipeline import PollReport, feed_health
+from bot.pipeline import PollReport
+from bot.polling import feed_health
 from bot.rulefiles import load_watchlist, rule_files
 from bot.settings import Settings
 from bot.watchlist import parse_span

@@ -83,10 +83,17 @@ class Fetcher:
         try:
             async with self._client.stream("GET", url, headers=headers) as response:
                 final_url = str(response.url)
+                moved = _moved_to(response)
                 kept = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code == 304:
                     return FetchResult(
-                        url, 304, headers=kept, etag=etag, last_modified=last_modified, final_url=final_url
+                        url,
+                        304,
+                        headers=kept,
+                        etag=etag,
+                        last_modified=last_modified,
+                        final_url=final_url,
+                        moved_to=moved,
                     )
                 if response.status_code >= 400:
                     return FetchResult(
@@ -114,12 +121,27 @@ class Fetcher:
                     etag=response.headers.get("etag"),
                     last_modified=response.headers.get("last-modified"),
                     final_url=final_url,
+                    moved_to=moved,
                 )
         except httpx.HTTPError as exc:
             return FetchResult(url, error=f"fetch: {_reason(exc)}")
 
     def _too_big(self) -> str:
         return f"fetch: response larger than {self.limits.max_bytes:,} bytes; cut off"
+
+
+def _moved_to(response: httpx.Response) -> str | None:
+    """Where a feed has moved for good: the end of the leading run of permanent redirects (301, 308).
+
+    A temporary redirect (302, 303, 307) ends the run: the feed keeps its address for later polls.
+    """
+    hops = [*response.history, response]
+    moved = None
+    for hop, following in zip(hops, hops[1:], strict=False):
+        if hop.status_code not in (301, 308):
+            break
+        moved = str(following.request.url)
+    return moved
 
 
 def _reason(exc: httpx.HTTPError) -> str:

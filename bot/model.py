@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class Field(enum.StrEnum):
@@ -104,6 +104,12 @@ class FeedState:
     error_count: int = 0
     items_seen: int = 0
     next_poll: datetime | None = None
+    fetch_url: str | None = None  # where the feed lives now (a permanent redirect, or found on a web page)
+    poll_interval: int | None = None  # seconds: the adaptive interval between polls
+
+    @property
+    def location(self) -> str:
+        return self.fetch_url or self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,7 @@ class FetchResult:
     final_url: str = ""
     error: str | None = None
     elapsed: float = 0.0
+    moved_to: str | None = None  # the new address after permanent redirects (301, 308) only
 
     @property
     def not_modified(self) -> bool:
@@ -137,6 +144,8 @@ class ParseResult:
     title: str = ""
     warning: str | None = None
     error: str | None = None
+    poll_hint: timedelta | None = None  # the publisher's own: <ttl>, or sy:updatePeriod / sy:updateFrequency
+    feed_links: tuple[str, ...] = ()  # a web page's <link rel="alternate"> feeds, when it is not a feed
 
 
 @dataclass(frozen=True, slots=True)

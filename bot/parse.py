@@ -12,10 +12,10 @@ import calendar
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -47,11 +47,86 @@ def parse_feed(content: bytes, headers: Mapping[str, str], feed_url: str, feed_n
     reason = _bozo_reason(parsed)
     if not stories:
         if _looks_like_html(content):
-            return ParseResult((), error="parse: got a web page, not a feed")
+            links = feed_links(content, feed_url)
+            found = (
+                f"; it names {len(links)} feed(s), first {links[0]}" if links else ", and it names no feed"
+            )
+            return ParseResult((), error=f"parse: got a web page, not a feed{found}", feed_links=links)
         return ParseResult((), error=f"parse: no entries{f' ({reason})' if reason else ''}")
     return ParseResult(
-        tuple(stories), title=outlet, warning=f"malformed feed, used anyway: {reason}" if reason else None
+        tuple(stories),
+        title=outlet,
+        warning=f"malformed feed, used anyway: {reason}" if reason else None,
+        poll_hint=_poll_hint(channel),
     )
+
+
+_SY_PERIODS = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 7 * 86400,
+    "monthly": 30 * 86400,
+    "yearly": 365 * 86400,
+}
+
+
+def _poll_hint(channel: Any) -> timedelta | None:
+    """How often the publisher says the feed changes: RSS `<ttl>` (minutes) or the syndication module."""
+    hints = []
+    ttl = str(channel.get("ttl") or "").strip()
+    if ttl.isdigit() and 0 < int(ttl) <= 7 * 24 * 60:
+        hints.append(timedelta(minutes=int(ttl)))
+    period = _SY_PERIODS.get(str(channel.get("sy_updateperiod") or "").strip().lower())
+    if period:
+        frequency = str(channel.get("sy_updatefrequency") or "1").strip()
+        times = int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1
+        hints.append(timedelta(seconds=period / times))
+    return max(hints) if hints else None
+
+
+_FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml"}
+)
+
+
+class _FeedLinkFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.base = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k.lower(): (v or "").strip() for k, v in attrs}
+        if tag == "base" and values.get("href") and not self.base:
+            self.base = values["href"]
+        if tag not in ("link", "a"):
+            return
+        rels = values.get("rel", "").lower().split()
+        kind = values.get("type", "").lower().split(";")[0].strip()
+        if (
+            "alternate" in rels
+            and kind in _FEED_TYPES
+            and kind != "application/feed+json"
+            and values.get("href")
+        ):
+            self.links.append(values["href"])
+
+
+def feed_links(content: bytes, page_url: str) -> tuple[str, ...]:
+    """The RSS/Atom feeds a web page announces (`<link rel="alternate" type="application/rss+xml">`)."""
+    finder = _FeedLinkFinder()
+    try:
+        finder.feed(content[:2_000_000].decode("utf-8", errors="replace"))
+        finder.close()
+    except Exception:  # a page too broken to read names no feed
+        return ()
+    base = urljoin(page_url, finder.base) if finder.base else page_url
+    found: list[str] = []
+    for href in finder.links:
+        url = urljoin(base, href)
+        if url.startswith(("http://", "https://")) and url not in found:
+            found.append(url)
+    return tuple(found)
 
 
 def _story(entry: Any, feed_url: str, outlet: str) -> Story | None:

@@ -10,25 +10,32 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 
 from bot.dedup import ClusterIndex
 from bot.delivery import alert_messages, audiences
 from bot.fetch import Fetcher
 from bot.matching import Matcher
-from bot.model import DigestStory, FeedState, FetchResult, Story
+from bot.model import DigestStory, FeedState, FetchResult, ParseResult, Story
 from bot.parse import parse_feed
+from bot.polling import (
+    MAX_RETRY_AFTER,
+    PollPolicy,
+    backoff,
+    cache_max_age,
+    next_interval,
+    retry_after,
+)
 from bot.watchlist import FeedRule, Watchlist
 from storage import Store, StoredStory
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
-MAX_RETRY_AFTER = timedelta(days=1)
 POLL_SLACK = timedelta(seconds=5)
+CATCH_UP_EVERY = 2.0  # seconds between looks at what other pollers stored
+CATCH_UP_OVERLAP = timedelta(minutes=2)  # stories commit a little after they are stamped
 ALERT_MAX_AGE = timedelta(hours=24)
 
 
@@ -65,6 +72,28 @@ class Ingestor:
         self.matcher = matcher
         self.index = index
         self.lock = asyncio.Lock()
+        self.shared = False  # other processes store stories too: index theirs before clustering ours
+        self._known: dict[str, datetime] = {}  # stories in the index, when they were indexed
+        self._caught_up: datetime | None = None
+        self._caught_up_at = 0.0
+
+    def restore(self, story: Story, cluster_id: str, now: datetime) -> None:
+        """Index a stored story in its cluster (at start, or one another poller stored)."""
+        if story.id not in self._known:
+            self.index.restore(story, cluster_id, now)
+            self._known[story.id] = now
+
+    async def _catch_up(self, now: datetime) -> None:
+        """Index the stories other pollers stored lately, so their coverage and ours fold together."""
+        if not self.shared or time.monotonic() - self._caught_up_at < CATCH_UP_EVERY:
+            return
+        since = (self._caught_up or now) - CATCH_UP_OVERLAP
+        for story, cluster_id in await asyncio.to_thread(self.store.recent_stories, since):
+            self.restore(story, cluster_id, now)
+        self._caught_up, self._caught_up_at = now, time.monotonic()
+        if len(self._known) > 20_000:  # forget ids old enough never to come back in a catch-up
+            horizon = since - CATCH_UP_OVERLAP
+            self._known = {k: v for k, v in self._known.items() if v >= horizon}
 
     def replace_rules(self, watchlist: Watchlist, matcher: Matcher) -> None:
         self.watchlist, self.matcher = watchlist, matcher
@@ -72,11 +101,13 @@ class Ingestor:
     async def ingest(self, stories: Sequence[Story], now: datetime) -> tuple[int, list[DigestStory]]:
         """Store the stories not seen before; return how many were new and the new matched clusters."""
         async with self.lock:
+            await self._catch_up(now)
             fresh = await asyncio.to_thread(self.store.unseen, stories)
             items = []
             for story in fresh:
                 found = tuple(self.matcher.match(story))
                 assignment = self.index.assign(story, now)
+                self._known[story.id] = now
                 items.append((StoredStory(story, assignment.cluster_id, found), assignment.is_new_cluster))
             inserted = set(await asyncio.to_thread(self.store.save_stories, [i for i, _ in items], now))
         new_matched = [
@@ -100,36 +131,57 @@ async def poll_feed(
     fetcher: Fetcher,
     ingestor: Ingestor,
     clock: Callable[[], datetime],
-    every: timedelta,
+    policy: PollPolicy,
     force: bool = True,
+    state: FeedState | None = None,
 ) -> PollReport:
     """Poll one feed once and record the outcome; ordinary feed failures are reported, never raised.
 
-    Without `force`, a feed that is backing off (after failures, or as its server asked with Retry-After)
-    is left alone until its `next_poll`.
+    Without `force`, a feed that is not due (its adaptive interval, or backing off after failures or as
+    its server asked with Retry-After) is left alone until its `next_poll`. `state` is the feed's stored
+    state when the caller has it already (a poller that claimed the feed).
     """
     store = ingestor.store
-    state = await asyncio.to_thread(store.feed_state, feed.url) or FeedState(url=feed.url, name=feed.name)
+    if state is None:
+        state = await asyncio.to_thread(store.feed_state, feed.url)
+    state = state or FeedState(url=feed.url, name=feed.name)
     if not force and state.next_poll is not None and clock() < state.next_poll - POLL_SLACK:
         return PollReport(feed.name, feed.url, "deferred")
-    result = await fetcher.fetch(feed.url, state.etag, state.last_modified)
+    result = await fetcher.fetch(state.location, state.etag, state.last_modified)
     now = clock()
     if not result.ok:
         wait = retry_after(result.headers, now) if result.status in (429, 503) else None
         error = result.error or "fetch failed"
-        return await _failed(store, feed, state, error, now, every, result.elapsed, wait)
+        return await _failed(store, feed, state, error, now, policy, result.elapsed, wait)
+    location = result.moved_to or state.location
+    if result.moved_to and result.moved_to != state.location:
+        log.warning(
+            "Feed moved permanently; polling its new address (update the rule file)",
+            extra={"feed": feed.name, "url": feed.url, "moved_to": result.moved_to},
+        )
     if result.not_modified:
-        await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, 0))
+        done = _succeeded(state, feed, result, now, policy, 0, location, cache_max_age(result.headers))
+        await asyncio.to_thread(store.record_fetch, done)
         return PollReport(feed.name, feed.url, "unchanged", elapsed=result.elapsed)
     started = time.perf_counter()
-    parsed = await asyncio.to_thread(parse_feed, result.content, result.headers, feed.url, feed.name)
+    parsed = await asyncio.to_thread(parse_feed, result.content, result.headers, location, feed.name)
+    if parsed.error and parsed.feed_links:
+        found = await _discover(fetcher, parsed.feed_links[0], feed)
+        if found is not None:
+            log.warning(
+                "Found the feed of a web page; polling it (put its address in the rule file)",
+                extra={"feed": feed.name, "url": feed.url, "found": parsed.feed_links[0]},
+            )
+            result, parsed, location = found[0], found[1], parsed.feed_links[0]
     parsed_at = time.perf_counter()
     if parsed.error:
-        return await _failed(store, feed, state, parsed.error, now, every, result.elapsed)
+        return await _failed(store, feed, state, parsed.error, now, policy, result.elapsed)
     if parsed.warning:
         log.info("Feed is malformed but usable", extra={"feed": feed.name, "warning": parsed.warning})
     new, matched = await ingestor.ingest(parsed.stories, now)
-    await asyncio.to_thread(store.record_fetch, _succeeded(state, feed, result, now, every, new))
+    hints = (parsed.poll_hint, cache_max_age(result.headers))
+    done = _succeeded(state, feed, result, now, policy, new, location, *hints)
+    await asyncio.to_thread(store.record_fetch, done)
     stored_at = time.perf_counter()
     if new:
         log.info(
@@ -151,9 +203,27 @@ async def poll_feed(
     )
 
 
+async def _discover(fetcher: Fetcher, url: str, feed: FeedRule) -> tuple[FetchResult, ParseResult] | None:
+    """Fetch the feed a web page names; return it if it is a usable feed."""
+    result = await fetcher.fetch(url)
+    if not result.ok or result.not_modified:
+        return None
+    parsed = await asyncio.to_thread(parse_feed, result.content, result.headers, url, feed.name)
+    return None if parsed.error else (result, parsed)
+
+
 def _succeeded(
-    state: FeedState, feed: FeedRule, result: FetchResult, now: datetime, every: timedelta, new: int
+    state: FeedState,
+    feed: FeedRule,
+    result: FetchResult,
+    now: datetime,
+    policy: PollPolicy,
+    new: int,
+    location: str,
+    *hints: timedelta | None,
 ) -> FeedState:
+    previous = timedelta(seconds=state.poll_interval) if state.poll_interval else None
+    interval = next_interval(policy, previous, new, *hints)
     return replace(
         state,
         name=feed.name,
@@ -164,7 +234,10 @@ def _succeeded(
         last_error=None,
         error_count=0,
         items_seen=state.items_seen + new,
-        next_poll=now + every,
+        # Jitter, so feeds polled together once do not stay in step.
+        next_poll=now + interval * random.uniform(0.9, 1.1),
+        poll_interval=int(interval.total_seconds()),
+        fetch_url=location if location != feed.url else None,
     )
 
 
@@ -174,53 +247,24 @@ async def _failed(
     state: FeedState,
     error: str,
     now: datetime,
-    every: timedelta,
+    policy: PollPolicy,
     elapsed: float,
     server_wait: timedelta | None = None,
 ) -> PollReport:
     errors = state.error_count + 1
     # Exponential backoff with jitter, so feeds that failed together do not come back together.
-    backoff = min(every * (2 ** min(errors - 1, 10)), MAX_BACKOFF) * random.uniform(0.8, 1.2)
+    interval = timedelta(seconds=state.poll_interval) if state.poll_interval else policy.base
+    wait = backoff(interval, errors, random.uniform(0.8, 1.2))
     if server_wait is not None:
-        backoff = max(backoff, min(server_wait, MAX_RETRY_AFTER))
+        wait = max(wait, min(server_wait, MAX_RETRY_AFTER))
     log.warning(
         "Unable to poll feed", extra={"feed": feed.name, "url": feed.url, "error": error, "errors": errors}
     )
     failed = replace(
-        state, name=feed.name, last_polled=now, last_error=error, error_count=errors, next_poll=now + backoff
+        state, name=feed.name, last_polled=now, last_error=error, error_count=errors, next_poll=now + wait
     )
     await asyncio.to_thread(store.record_fetch, failed)
     return PollReport(feed.name, feed.url, "error", error=error, elapsed=elapsed)
-
-
-UNHEALTHY_AFTER = timedelta(hours=24)
-
-
-def feed_health(state: FeedState, now: datetime) -> str:
-    """Describe a feed's health: ok, failing (N times), or unhealthy when it has failed for a day or more."""
-    if not state.error_count:
-        return "ok" if state.last_success else "never polled"
-    since = state.last_success or state.last_polled
-    if state.error_count >= 3 and (state.last_success is None or now - state.last_success >= UNHEALTHY_AFTER):
-        days = (now - since).total_seconds() / 86400 if since else 0
-        return f"unhealthy (failing {state.error_count}×" + (f", {days:.1f} days)" if since else ")")
-    return f"failing ({state.error_count}×)"
-
-
-def retry_after(headers: Mapping[str, str], now: datetime) -> timedelta | None:
-    """Read a Retry-After header (RFC 9110 §10.2.3: seconds, or an HTTP date)."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
 
 
 def _digest_story(item: StoredStory, now: datetime) -> DigestStory:

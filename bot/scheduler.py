@@ -9,6 +9,7 @@ digest missed while the service was down goes out when it is back. Failed and mi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -65,5 +66,7 @@ class Scheduler:
     def _on_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
             log.warning("Job missed its run time", extra={"job": event.job_id})
+        elif isinstance(event.exception, asyncio.CancelledError):
+            log.info("Job cut short at shutdown", extra={"job": event.job_id})
         elif event.exception is not None:
             log.error("Job failed", extra={"job": event.job_id}, exc_info=event.exception)

@@ -6,9 +6,17 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.errors import ConfigError
 from bot.watchlist import check_timezone, parse_duration, parse_span
@@ -29,7 +37,13 @@ ENVIRONMENT = {
     "NEWSBOT_ADMINS": "admins",
     "NEWSBOT_ALLOWED_USERS": "allowed_users",
     "NEWSBOT_COMMANDS_PER_MINUTE": "commands_per_minute",
+    "NEWSBOT_POLL_MIN": "poll_min",
+    "NEWSBOT_POLL_MAX": "poll_max",
+    "NEWSBOT_ROLE": "role",
+    "NEWSBOT_METRICS_PORT": "metrics_port",
+    "NEWSBOT_METRICS_HOST": "metrics_host",
 }
+ROLES = ("all", "poller", "sender")
 
 
 class Settings(BaseModel):
@@ -41,7 +55,9 @@ class Settings(BaseModel):
     db: str = "sqlite:///data/newsbot.db"
     telegram_token: SecretStr | None = None
     telegram_base_url: str | None = None
-    poll_every: timedelta = timedelta(minutes=15)
+    poll_every: timedelta = timedelta(minutes=15)  # a feed's first interval; then it adapts
+    poll_min: timedelta = timedelta(minutes=2)  # adaptive intervals stay within these bounds
+    poll_max: timedelta = timedelta(hours=2)
     concurrency: int = Field(default=20, ge=1, le=500)
     dedup_window: timedelta = timedelta(hours=48)
     retention: timedelta = timedelta(days=30)
@@ -51,6 +67,24 @@ class Settings(BaseModel):
     admins: frozenset[int] = frozenset()  # Telegram user ids allowed /stats, /reload, /feeds
     allowed_users: frozenset[int] | None = None  # if set, only these users may use the bot
     commands_per_minute: int = Field(default=20, ge=1, le=1000)
+    role: Literal["all", "poller", "sender"] = "all"  # what `newsbot run` does: everything, or one half
+    metrics_port: int | None = Field(default=9464, ge=0, le=65535)  # /metrics and /healthz; None: off
+    metrics_host: str = "127.0.0.1"
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "no", "false"):
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Settings:
+        if self.poll_min > self.poll_max:
+            raise ValueError(
+                f"NEWSBOT_POLL_MIN ({self.poll_min}) is longer than NEWSBOT_POLL_MAX ({self.poll_max})"
+            )
+        return self
 
     @field_validator("admins", "allowed_users", mode="before")
     @classmethod
@@ -70,7 +104,7 @@ class Settings(BaseModel):
             return tuple(Path(p) for p in value.split(os.pathsep) if p)
         return value
 
-    @field_validator("poll_every", mode="before")
+    @field_validator("poll_every", "poll_min", "poll_max", mode="before")
     @classmethod
     def _interval(cls, value: Any) -> Any:
         return parse_duration(int(value) if isinstance(value, str) and value.isdigit() else value)
@@ -113,7 +147,10 @@ class Settings(BaseModel):
             names = {field: name for name, field in ENVIRONMENT.items()}
             problems = []
             for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else "settings"
+                if not error["loc"]:  # a check across settings
+                    problems.append(f"settings: {str(error['msg']).removeprefix('Value error, ')}")
+                    continue
+                field = str(error["loc"][0])
                 shown = "<hidden>" if field == "telegram_token" else repr(error.get("input"))
                 message = str(error["msg"]).removeprefix("Value error, ")
                 problems.append(f"setting {names.get(field, field)} has value {shown}: {message}")

@@ -64,6 +64,12 @@ feeds = Table(
     Column("error_count", Integer, nullable=False, default=0),
     Column("items_seen", Integer, nullable=False, default=0),
     Column("next_poll", UTCDateTime()),
+    Column("fetch_url", String(2048)),  # where the feed lives now: a permanent redirect, or found on a page
+    Column("poll_interval", Integer),  # seconds: the adaptive interval
+    Column("lease_owner", String(64)),  # the poller polling it now, until lease_until
+    Column("lease_until", UTCDateTime()),
+    Column("active", Boolean, nullable=False, default=True),  # still listed in the rule files
+    Index("ix_feeds_next_poll", "next_poll"),
 )
 
 stories = Table(

@@ -29,6 +29,20 @@ from storage.migrations import migrate
 from storage.schema import chats, digests, feeds, matches, outbox, stories, subscriptions
 
 _CHUNK = 400
+_FEED_STATE = (
+    feeds.c.url,
+    feeds.c.name,
+    feeds.c.etag,
+    feeds.c.last_modified,
+    feeds.c.last_polled,
+    feeds.c.last_success,
+    feeds.c.last_error,
+    feeds.c.error_count,
+    feeds.c.items_seen,
+    feeds.c.next_poll,
+    feeds.c.fetch_url,
+    feeds.c.poll_interval,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +86,16 @@ class Store:
 
     def feed_state(self, url: str) -> FeedState | None:
         with self._read("read feed state") as conn:
-            row = conn.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
+            row = conn.execute(select(*_FEED_STATE).where(feeds.c.url == url)).mappings().first()
         return FeedState(**row) if row else None
 
     def feed_states(self) -> list[FeedState]:
         with self._read("read feed states") as conn:
-            rows = conn.execute(select(feeds).order_by(feeds.c.name, feeds.c.url)).mappings().all()
+            rows = conn.execute(select(*_FEED_STATE).order_by(feeds.c.name, feeds.c.url)).mappings().all()
         return [FeedState(**row) for row in rows]
 
     def record_fetch(self, state: FeedState) -> None:
-        """Save a feed's state after a poll (validators, health counters, schedule)."""
+        """Save a feed's state after a poll (validators, health counters, schedule) and end its lease."""
         values = {
             "name": state.name,
             "etag": state.etag,
@@ -92,11 +106,74 @@ class Store:
             "error_count": state.error_count,
             "items_seen": state.items_seen,
             "next_poll": state.next_poll,
+            "fetch_url": state.fetch_url,
+            "poll_interval": state.poll_interval,
+            "lease_owner": None,
+            "lease_until": None,
         }
         with self._write("record a fetch") as conn:
             done = conn.execute(update(feeds).where(feeds.c.url == state.url).values(**values)).rowcount
             if not done:
                 _insert_ignore(conn, feeds, [{"url": state.url, **values}])
+
+    def sync_feeds(self, listed: Sequence[tuple[str, str]]) -> None:
+        """Make the feeds table follow the rule files: add new feeds (due at once), retire unlisted ones.
+
+        `listed` holds (url, name) pairs. A retired feed keeps its history and is polled again if relisted.
+        """
+        with self._write("register feeds") as conn:
+            known = set(conn.execute(select(feeds.c.url)).scalars())
+            fresh = [{"url": url, "name": name, "active": True} for url, name in listed if url not in known]
+            for chunk in _chunks(fresh):
+                _insert_ignore(conn, feeds, list(chunk))
+            conn.execute(update(feeds).values(active=False))
+            for chunk in _chunks([url for url, _ in listed]):
+                conn.execute(update(feeds).where(feeds.c.url.in_(chunk)).values(active=True))
+
+    def claim_feeds(self, owner: str, now: datetime, limit: int, lease: timedelta) -> list[FeedState]:
+        """Lease up to `limit` listed feeds that are due, for one poller; none is handed to two pollers.
+
+        Due: never polled, or `next_poll` has come; and not leased, or its lease ran out (a dead poller's
+        feeds are taken over then). On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`, so pollers
+        claiming at once skip each other's rows instead of waiting; SQLite serialises writers.
+        """
+        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+        due = or_(feeds.c.next_poll.is_(None), feeds.c.next_poll <= now)
+        pick = (
+            select(feeds.c.url)
+            .where(feeds.c.active.is_(True), due, free)
+            .order_by(feeds.c.next_poll.asc().nulls_first(), feeds.c.url)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write("claim feeds") as conn:
+            urls = list(conn.execute(pick).scalars())
+            if not urls:
+                return []
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.url.in_(urls), free)
+                .values(lease_owner=owner, lease_until=now + lease)
+            )
+            rows = conn.execute(
+                select(*_FEED_STATE).where(feeds.c.url.in_(urls), feeds.c.lease_owner == owner)
+            ).mappings()
+            return [FeedState(**row) for row in rows]
+
+    def release_feeds(self, owner: str, urls: Sequence[str] | None = None) -> int:
+        """End a poller's leases (all of them, or on `urls`) without polling: the feeds are due again."""
+        query = update(feeds).where(feeds.c.lease_owner == owner)
+        if urls is not None:
+            query = query.where(feeds.c.url.in_(urls))
+        with self._write("release feeds") as conn:
+            return int(conn.execute(query.values(lease_owner=None, lease_until=None)).rowcount)
+
+    def outbox_depth(self) -> int:
+        with self._read("count queued messages") as conn:
+            query = (
+                select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending")))
+            )
+            return int(conn.execute(query).scalar_one())
 
     # -- stories -------------------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from bot import app
 from bot.fetch import Fetcher
 from bot.model import FeedState
-from bot.pipeline import feed_health, poll_feed, retry_after
+from bot.pipeline import poll_feed
+from bot.polling import PollPolicy, feed_health, retry_after
 from bot.senders import ConsoleSender
 from bot.settings import Settings
 from bot.watchlist import FeedRule, Watchlist
@@ -50,7 +51,12 @@ def test_a_rate_limited_feed_waits_as_told_and_scheduled_polls_respect_backoff(
     async def poll(force: bool) -> str:
         async with Fetcher() as fetcher:
             report = await poll_feed(
-                feed, fetcher, application.ingestor, lambda: clock[0], timedelta(seconds=30), force
+                feed,
+                fetcher,
+                application.ingestor,
+                lambda: clock[0],
+                PollPolicy(timedelta(seconds=30)),
+                force,
             )
         return report.outcome
 

@@ -7,7 +7,8 @@ Routes:
   /slow/<seconds>        waits, then a small feed
   /huge                  an endless body (until the client hangs up)
   /redirect/<n>          n redirects (302) then /feeds/bbc.xml
-  /moved/<file>          301 to /feeds/<file>
+  /moved/<file>          301 to /feeds/<file>; /moved308/<file> the same with 308; /temporary/<file> with 307
+  /page/<file>           an HTML page whose <link rel="alternate"> names /feeds/<file>
 Every request is recorded (path and headers) so tests can assert on what the client sent.
 """
 
@@ -36,15 +37,17 @@ class FeedServer:
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
     bodies: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # extra response headers per file
     _server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def publish(self, name: str, body: bytes) -> str:
-        """Serve `body` at /feeds/<name> (and /etag/<name>); return its URL."""
+    def publish(self, name: str, body: bytes, headers: dict[str, str] | None = None) -> str:
+        """Serve `body` at /feeds/<name> (and /etag/<name>), with extra headers; return its URL."""
         self.bodies[name] = body
+        self.headers[name] = headers or {}
         return f"{self.url}/feeds/{name}"
 
     def start(self) -> None:
@@ -88,7 +91,12 @@ class FeedServer:
                 self.send(
                     200,
                     body,
-                    {"Content-Type": "application/rss+xml", "ETag": etag, "Last-Modified": LAST_MODIFIED},
+                    {
+                        "Content-Type": "application/rss+xml",
+                        "ETag": etag,
+                        "Last-Modified": LAST_MODIFIED,
+                        **server.headers.get(name, {}),
+                    },
                 )
 
             def route_etag(self, name: str) -> None:
@@ -126,6 +134,20 @@ class FeedServer:
 
             def route_moved(self, name: str) -> None:
                 self.send(301, b"", {"Location": f"/feeds/{name}"})
+
+            def route_moved308(self, name: str) -> None:
+                self.send(308, b"", {"Location": f"/feeds/{name}"})
+
+            def route_temporary(self, name: str) -> None:
+                self.send(307, b"", {"Location": f"/feeds/{name}"})
+
+            def route_page(self, name: str) -> None:
+                page = (
+                    "<!DOCTYPE html><html><head><title>News</title>"
+                    f'<link rel="alternate" type="application/rss+xml" title="RSS" href="/feeds/{name}">'
+                    "</head><body><h1>Latest news</h1></body></html>"
+                )
+                self.send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
             def not_found(self, _: str) -> None:
                 self.send(404, b"not found")
