@@ -11,6 +11,7 @@ import logging
 import signal
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -249,6 +250,7 @@ async def poll_all(
 
 async def once(app: App, on_report: OnReport | None = None) -> tuple[list[PollReport], FlushReport]:
     """Poll every feed once, then deliver what the polls queued (alerts)."""
+    await asyncio.to_thread(sync_feeds, app)
     reports = await poll_all(app, app.watchlist.feeds, on_report)
     await app.sender.start()
     try:
@@ -341,6 +343,9 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
             pass
     role = app.settings.role
     polls, sends = role in ("all", "poller"), role in ("all", "sender")
+    # Storage and parsing run in worker threads: enough of them that polls do not queue for one.
+    workers = min(64, app.settings.concurrency + 8)
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsbot"))
     scheduler = Scheduler(app.settings.timezone)
     inflight: set[asyncio.Task[object]] = set()
     server = _serve_metrics(app)
@@ -376,7 +381,7 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
         try:
             await stop.wait()
         finally:
-            log.info("Stopping", extra={"polls_in_flight": len(inflight)})
+            log.info("Stopping", extra={"tasks_in_flight": len(inflight)})
             scheduler.pause()
             if poller is not None:
                 poller.stopping = True
@@ -434,7 +439,13 @@ def health(app: App) -> tuple[bool, dict[str, Any]]:
     return not late, detail
 
 
-_EXPECTED_TICK = {"outbox": timedelta(seconds=5), "digests": timedelta(seconds=60), "poll": POLL_TICK}
+_EXPECTED_TICK = {
+    "outbox": timedelta(seconds=5),
+    "digests": timedelta(seconds=60),
+    "poll": POLL_TICK,
+    "rules": timedelta(seconds=30),
+    "retention": timedelta(hours=6),
+}
 
 
 def _serve_metrics(app: App) -> MetricsServer | None:
@@ -492,6 +503,10 @@ def _schedule(
 
     def ticked(job: str) -> None:
         app.ticks[job] = utcnow()
+        task = asyncio.current_task()
+        if task is not None:  # so shutdown lets the job finish rather than cancel it mid-way
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
 
     if poller is not None:
 
@@ -520,6 +535,7 @@ def _schedule(
             await _deliver(app)
 
         async def prune() -> None:
+            ticked("retention")
             await asyncio.to_thread(app.store.prune, app.clock() - app.settings.retention)
 
         scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
@@ -529,6 +545,7 @@ def _schedule(
     signature = [rule_files_signature(app.settings)]
 
     async def rules() -> None:
+        ticked("rules")
         await watch_rules(app, signature)
 
     scheduler.add_every("rules", timedelta(seconds=30), rules, first=start + timedelta(seconds=30))

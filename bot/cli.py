@@ -25,7 +25,7 @@ from bot.outbox import flush_outbox
 from bot.pipeline import PollReport
 from bot.polling import feed_health
 from bot.rulefiles import load_watchlist, rule_files
-from bot.settings import Settings
+from bot.settings import ROLES, Settings
 from bot.watchlist import parse_span
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
@@ -86,7 +86,22 @@ def _parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    command("run", "run the service: poll feeds on schedule, send alerts and daily digests (Ctrl-C stops)")
+    p = command(
+        "run", "run the service: poll feeds on schedule, send alerts and daily digests (Ctrl-C stops)"
+    )
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        help="all (default): everything; poller: poll feeds, store, match, queue alerts; sender: deliver "
+        "alerts and digests, take Telegram commands. Run any number of pollers beside one sender "
+        "(PostgreSQL for more than one process). Also $NEWSBOT_ROLE",
+    )
+    p.add_argument(
+        "--metrics-port",
+        metavar="PORT",
+        help="serve /metrics (Prometheus) and /healthz on this local port, or 'off' "
+        "(default: $NEWSBOT_METRICS_PORT or 9464)",
+    )
     p = command("once", "poll every feed once, store, print or send what is new, exit")
     p.add_argument("--quiet", action="store_true", help="print only the new stories, no progress or summary")
     command(
@@ -115,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="queue and deliver it (Telegram, or the console) and remember it as the chat's last digest",
     )
-    command("feeds", "each feed's health: last success, last error, items, next poll")
+    command("feeds", "each feed's health: last success, last error, items, interval, next poll")
+    command("stats", "what is stored: stories, clusters, matches, feeds by health, the outbox, chats")
     return parser
 
 
@@ -135,7 +151,12 @@ def main(
         return EXIT_OK
     try:
         settings = Settings.from_env(
-            os.environ if environ is None else environ, rules=args.rules, db=args.db, log_level=args.log_level
+            os.environ if environ is None else environ,
+            rules=args.rules,
+            db=args.db,
+            log_level=args.log_level,
+            role=getattr(args, "role", None),
+            metrics_port=getattr(args, "metrics_port", None),
         )
     except ConfigError as exc:
         print(f"newsbot: {exc}", file=stderr)
@@ -153,6 +174,7 @@ def main(
         "dedup": _dedup,
         "digest": _digest,
         "feeds": _feeds,
+        "stats": _stats,
     }[args.command]
     try:
         return handler(args, settings, out, stdin)
@@ -178,7 +200,9 @@ def main(
 class _Out:
     def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
         self.stdout, self.stderr = stdout, stderr
-        self.console = Console(file=stdout, highlight=False, soft_wrap=True)
+        # Piped or redirected, tables get room rather than the 80 columns rich assumes.
+        width = None if stdout.isatty() else 160
+        self.console = Console(file=stdout, highlight=False, soft_wrap=True, width=width)
         self.err = Console(file=stderr, highlight=False, soft_wrap=True)
 
     def print(self, text: str = "") -> None:
@@ -354,36 +378,79 @@ def _feeds(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
     try:
         states = {s.url: s for s in application.store.feed_states()}
         table = Table(title=f"{len(application.watchlist.feeds)} feeds", title_justify="left")
-        for column in ("feed", "health", "last success", "items", "next poll", "last error"):
+        for column in ("feed", "health", "last success", "items", "every", "next poll", "note"):
             table.add_column(column, overflow="fold")
         now = application.clock()
+        moved = 0
         for feed in application.watchlist.feeds:
             state = states.get(feed.url)
             if state is None:
-                table.add_row(feed.name, "never polled", "-", "-", "-", "")
+                table.add_row(feed.name, "never polled", "-", "-", "-", "-", "")
                 continue
-            health = feed_health(state, now)
+            note = state.last_error or ""
+            if state.fetch_url:
+                moved += 1
+                note = f"now at {state.fetch_url}" + (f"; {note}" if note else "")
             table.add_row(
                 feed.name,
-                health,
+                feed_health(state, now),
                 _ago(state.last_success, now),
                 str(state.items_seen),
+                _span(state.poll_interval),
                 _ago(state.next_poll, now),
-                state.last_error or "",
+                note,
             )
+        out.console.print(table)
+        if moved:
+            out.print(f"{moved} feed(s) moved: put the new address in the rule files.")
+        return EXIT_OK
+    finally:
+        application.close()
+
+
+def _stats(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    application = app.build(settings)
+    try:
+        st = application.store.stats()
+        now = application.clock()
+        health: dict[str, int] = {}
+        for state in application.store.feed_states():
+            label = feed_health(state, now).split(" (")[0]
+            health[label] = health.get(label, 0) + 1
+        chats = application.store.active_chats()
+        table = Table(title=f"newsbot: {application.store.url}", title_justify="left", show_header=False)
+        table.add_column("what", style="bold")
+        table.add_column("count", justify="right")
+        table.add_column("detail")
+        table.add_row(
+            "stories", f"{st.stories:,}", f"in {st.clusters:,} clusters; {st.matched_stories:,} matched"
+        )
+        table.add_row(
+            "feeds",
+            f"{st.feeds:,}",
+            ", ".join(f"{n} {label}" for label, n in sorted(health.items())) or "none polled yet",
+        )
+        table.add_row(
+            "outbox",
+            f"{st.outbox_pending:,}",
+            f"waiting; {st.outbox_sent:,} sent, {st.outbox_failed:,} given up",
+        )
+        table.add_row(
+            "chats",
+            f"{len(chats):,}",
+            f"active; {len(application.watchlist.channels)} channel(s) in the rule files",
+        )
         out.console.print(table)
         return EXIT_OK
     finally:
         application.close()
 
 
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
+def _span(seconds: float | None) -> str:
+    """A duration the way people say it: 45s, 12m, 3.5h, 2d."""
+    if not seconds:
         return "-"
-    seconds = (now - when).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
-    text = (
+    return (
         f"{seconds:.0f}s"
         if seconds < 90
         else f"{seconds / 60:.0f}m"
@@ -392,7 +459,14 @@ def _ago(when: datetime | None, now: datetime) -> str:
         if seconds < 172800
         else f"{seconds / 86400:.0f}d"
     )
-    return f"in {text}" if future else f"{text} ago"
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = (now - when).total_seconds()
+    text = _span(abs(seconds)) if seconds else "0s"
+    return f"in {text}" if seconds < 0 else f"{text} ago"
 
 
 class _progress:
