@@ -326,13 +326,13 @@ def refresh_rules(app: App) -> None:
 POLL_TICK = timedelta(seconds=5)  # how often a poller looks for due feeds
 
 
-async def run(app: App, stop: asyncio.Event | None = None) -> None:
+async def run(app: App, stop: asyncio.Event | None = None, pace: float = 1.0) -> None:
     """Run the service until SIGINT/SIGTERM (or `stop` is set), in the role settings give it.
 
     `all` (the default) does everything; a `poller` polls feeds, stores, matches and queues alerts; a
     `sender` delivers the outbox, sends digests and takes Telegram commands. Pollers share the feeds
     through leases in the database, so any number can run beside one sender (PostgreSQL for more than
-    one process).
+    one process). `pace` speeds up every housekeeping interval (tests run a day on a fast clock).
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -358,14 +358,14 @@ async def run(app: App, stop: asyncio.Event | None = None) -> None:
             await asyncio.to_thread(sync_feeds, app)
             app.ingestor.shared = True  # other pollers may store stories too: catch up before clustering
             poller = _poller(app, fetcher)
-        _schedule(app, scheduler, poller, inflight, sends)
+        _schedule(app, scheduler, poller, inflight, sends, pace)
         if sends and app.telegram is not None and not commands[0]:
 
             async def retry_commands() -> None:
                 if not commands[0]:
                     commands[0] = await _start_commands(app)
 
-            scheduler.add_every("telegram", timedelta(seconds=60), retry_commands)
+            scheduler.add_every("telegram", timedelta(seconds=60) / pace, retry_commands)
         scheduler.start()
         log.info(
             "newsbot running",
@@ -497,9 +497,20 @@ async def _drain(tasks: set[asyncio.Task[object]], grace: float) -> None:
 
 
 def _schedule(
-    app: App, scheduler: Scheduler, poller: Poller | None, inflight: set[asyncio.Task[object]], sends: bool
+    app: App,
+    scheduler: Scheduler,
+    poller: Poller | None,
+    inflight: set[asyncio.Task[object]],
+    sends: bool,
+    pace: float = 1.0,
 ) -> None:
     start = utcnow()  # the scheduler runs on the wall clock, whatever clock stories are stamped with
+    begun = app.clock()  # digests and stories follow the app's clock
+
+    def every(
+        name: str, interval: timedelta, job: Callable[[], Any], delay: timedelta = timedelta(0)
+    ) -> None:
+        scheduler.add_every(name, interval / pace, job, first=start + delay / pace)
 
     def ticked(job: str) -> None:
         app.ticks[job] = utcnow()
@@ -520,14 +531,14 @@ def _schedule(
         async def expire() -> None:
             app.ingestor.index.expire(app.clock())
 
-        scheduler.add_every("poll", POLL_TICK, poll, first=start)
-        scheduler.add_every("clusters", timedelta(hours=1), expire, first=start + timedelta(minutes=5))
+        every("poll", POLL_TICK, poll)
+        every("clusters", timedelta(hours=1), expire, timedelta(minutes=5))
 
     if sends:
 
         async def digests() -> None:
             ticked("digests")
-            if await digest_tick(app, start):
+            if await digest_tick(app, begun):
                 await _deliver(app)
 
         async def deliver() -> None:
@@ -538,9 +549,9 @@ def _schedule(
             ticked("retention")
             await asyncio.to_thread(app.store.prune, app.clock() - app.settings.retention)
 
-        scheduler.add_every("outbox", timedelta(seconds=5), deliver, first=start)
-        scheduler.add_every("digests", timedelta(seconds=60), digests, first=start + timedelta(seconds=30))
-        scheduler.add_every("retention", timedelta(hours=6), prune, first=start + timedelta(minutes=1))
+        every("outbox", timedelta(seconds=5), deliver)
+        every("digests", timedelta(seconds=60), digests, timedelta(seconds=30))
+        every("retention", timedelta(hours=6), prune, timedelta(minutes=1))
 
     signature = [rule_files_signature(app.settings)]
 
@@ -548,7 +559,7 @@ def _schedule(
         ticked("rules")
         await watch_rules(app, signature)
 
-    scheduler.add_every("rules", timedelta(seconds=30), rules, first=start + timedelta(seconds=30))
+    every("rules", timedelta(seconds=30), rules, timedelta(seconds=30))
 
 
 async def _deliver(app: App) -> FlushReport:

@@ -110,12 +110,15 @@ class Ingestor:
                 self._known[story.id] = now
                 items.append((StoredStory(story, assignment.cluster_id, found), assignment.is_new_cluster))
             inserted = set(await asyncio.to_thread(self.store.save_stories, [i for i, _ in items], now))
-        new_matched = [
-            _digest_story(item, now)
-            for item, is_new in items
-            if is_new and item.matches and item.story.id in inserted
+        matched = [(item, is_new) for item, is_new in items if item.matches and item.story.id in inserted]
+        new_matched = [_digest_story(item, now) for item, is_new in matched if is_new]
+        # Every matched new story may alert, but an alert's key names its chat and cluster, so a chat hears
+        # of a cluster once: from its first story that matches a rule the chat follows.
+        fresh_news = [
+            story
+            for story in (_digest_story(item, now) for item, _ in matched)
+            if story.published >= now - ALERT_MAX_AGE  # no alerts for a backlog
         ]
-        fresh_news = [s for s in new_matched if s.published >= now - ALERT_MAX_AGE]  # no alerts for a backlog
         if fresh_news:
             chats = await asyncio.to_thread(self.store.active_chats)
             subscriptions = await asyncio.to_thread(self.store.subscriptions)

@@ -48,7 +48,7 @@ class Scheduler:
         )
 
     def add_every(self, name: str, every: timedelta, job: Job, first: datetime | None = None) -> None:
-        trigger = IntervalTrigger(seconds=max(1, int(every.total_seconds())))
+        trigger = IntervalTrigger(seconds=max(0.05, every.total_seconds()))
         self._scheduler.add_job(job, trigger, id=name, name=name, next_run_time=first, replace_existing=True)
 
     def start(self) -> None:

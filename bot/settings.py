@@ -107,6 +107,8 @@ class Settings(BaseModel):
     @field_validator("poll_every", "poll_min", "poll_max", mode="before")
     @classmethod
     def _interval(cls, value: Any) -> Any:
+        if isinstance(value, timedelta):
+            return value
         return parse_duration(int(value) if isinstance(value, str) and value.isdigit() else value)
 
     @field_validator("dedup_window", "retention", mode="before")
