@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot import __version__, app
+from bot import __version__, app, articles
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, digest_messages
 from bot.errors import ConfigError, NewsbotError, RuleFileError
@@ -23,7 +23,7 @@ from bot.logs import setup_logging
 from bot.model import Story
 from bot.outbox import flush_outbox
 from bot.pipeline import PollReport, feed_health
-from bot.rulefiles import load_watchlist, rule_files
+from bot.rulefiles import load_watchlist, render_draft, rule_files
 from bot.settings import Settings
 from bot.watchlist import parse_span
 
@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         help="queue and deliver it (Telegram, or the console) and remember it as the chat's last digest",
     )
     command("feeds", "each feed's health: last success, last error, items, next poll")
+    _suggest_parser(command)
     return parser
 
 
@@ -152,6 +153,7 @@ def main(
         "dedup": _dedup,
         "digest": _digest,
         "feeds": _feeds,
+        "suggest": _suggest,
     }[args.command]
     try:
         return handler(args, settings, out, stdin)
@@ -443,3 +445,44 @@ def _print_poll_summary(out: _Out, reports: list[PollReport], sent: int, sender:
         out.print(f"  ! {report.feed or report.url}: {report.error}")
     if errors and len(errors) == len(reports) and all("unable to connect" in (r.error or "") for r in errors):
         out.print("No feed could be reached: is this machine offline, or is DNS failing?")
+
+
+# -- suggest ----------------------------------------------------------------------------------------------------
+
+
+def _suggest_parser(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = command("suggest", "read example articles and write a draft rule file of the people and topics they name")
+    p.add_argument(
+        "sources", nargs="+", metavar="FILE_OR_URL", help="articles: text or HTML files, pages, feeds, or - for stdin"
+    )
+    p.add_argument("--out", metavar="FILE", help="write the draft here (default: print it)")
+
+
+def _suggest(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    files = [s for s in args.sources if s != "-"]
+    results = asyncio.run(articles.read_sources(files)) if files else []
+    texts = [t for r in results for t in r.texts]
+    if "-" in args.sources:
+        texts.append(stdin.read())
+    for result in results:
+        if result.error is not None:
+            print(f"newsbot suggest: {result.source}: {result.error}", file=out.stderr)
+    if not any(t.strip() for t in texts):
+        raise NewsbotError("suggest: no article text could be read")
+    draft = articles.suggest_rules(texts)
+    names = [r.source for r in results if r.error is None] + (["<stdin>"] if "-" in args.sources else [])
+    text = render_draft(draft, names)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise NewsbotError(f"unable to write {args.out}: {exc.strerror or exc}") from None
+        print(
+            f"Draft written to {args.out}: {len(draft.people)} people, {len(draft.names)} organisations and "
+            f"places, {len(draft.phrases)} key phrases. Prune it, then `newsbot check {args.out}`.",
+            file=out.stderr,
+        )
+    else:
+        out.stdout.write(text)
+    return EXIT_BAD_INPUT if any(r.error for r in results) else EXIT_OK
