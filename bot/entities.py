@@ -62,12 +62,14 @@ SPEECH_VERBS = frozenset(
     admitted replied vowed blasted urged asked wrote tweeted announced explained stated declared suggested
     revealed confirmed denied accused praised criticised hailed pledged promised""".split()
 )
-CONNECTORS = frozenset("of for on de la le du da van von der den al bin del y".split())
+CONNECTORS = frozenset("of for on the de la le du da van von der den al bin del y".split())
 CALENDAR = frozenset(
     """january february march april may june july august september october november december monday tuesday
     wednesday thursday friday saturday sunday""".split()
 )
 DEMONYM_ENDINGS = ("an", "ian", "ish", "ese", "ean", "i")
+NOT_IN_NAMES = frozenset("of for on the and".split())  # "Match of the Day" is no one's name
+COMMON_ALIAS_ZIPF = 4.3  # a first name or single word at least this common ("mark", "lee") is no alias
 COUNTRY_ACRONYMS = frozenset("uk us usa uae eu un".split())
 
 
@@ -126,7 +128,7 @@ def find_entities(articles: Sequence[Sequence[list[Word]]], frequency: Frequency
                 tally.speech += mention.speech
                 tally.place_prep += mention.place_prep
                 tally.articles.add(index)
-    return _merge(tallies)
+    return _merge(tallies, frequency)
 
 
 def _capitals_mid(sentence: list[Word]) -> Iterable[str]:
@@ -209,7 +211,7 @@ def _runs(sentence: list[Word]) -> Iterable[tuple[int, int]]:
             word = sentence[j]
             if word.shape in (Shape.CAP, Shape.ACRONYM):
                 j += 1
-            elif word.norm in CONNECTORS and j + 1 < n and sentence[j + 1].shape is Shape.CAP and sentence[j + 1].joined:
+            elif word.norm in CONNECTORS and _connects(sentence, j):
                 j += 1
             elif word.shape is Shape.NUMBER and len(word.norm) <= 3:
                 j += 1
@@ -217,6 +219,15 @@ def _runs(sentence: list[Word]) -> Iterable[tuple[int, int]]:
                 break
         yield i, j
         i = j
+
+
+def _connects(sentence: list[Word], j: int) -> bool:
+    """Connectors join capitalised words: "Court of Appeal", "Match of the Day" (but not "the" alone)."""
+    k = j
+    while k < len(sentence) and sentence[k].norm in CONNECTORS and sentence[k].joined:
+        k += 1
+    first_is_the = sentence[j].norm == "the"
+    return k < len(sentence) and k - j <= 2 and not first_is_the and sentence[k].shape is Shape.CAP and sentence[k].joined
 
 
 def _drop_dates(run: list[Word]) -> list[Word]:
@@ -250,22 +261,26 @@ def _is_occupation(word: Word | None, frequency: Frequency) -> bool:
     )
 
 
-def _kind(key: tuple[str, ...], tally: _Tally) -> Kind:
+def _kind(key: tuple[str, ...], tally: _Tally, frequency: Frequency, singles: set[str]) -> Kind:
     words = set(key)
+    flat = " ".join(key).split()
     acronym = any(w.isupper() and len(w) > 1 for form in tally.forms for w in form.split()[-len(key) :])
-    digits = any(c.isdigit() for k in key for c in k)
-    if tally.honorific or (tally.role and not words & ORGANISATION_WORDS and not acronym and not digits):
-        return Kind.PERSON
+    digits = any(c.isdigit() for c in "".join(key))
+    if tally.honorific or tally.role and not words & ORGANISATION_WORDS and not acronym and not digits:
+        if len(key) > 1 or tally.honorific or frequency(key[0]) < COMMON_ALIAS_ZIPF:
+            return Kind.PERSON
     if words & ORGANISATION_WORDS:
         return Kind.ORGANISATION
     if words & PLACE_WORDS or len(key) == 1 and key[0] in COUNTRY_ACRONYMS:
         return Kind.PLACE
     if acronym:
         return Kind.ORGANISATION
-    if 2 <= len(key) <= 4 and not digits:
+    if 2 <= len(key) <= 3 and not digits and not words & NOT_IN_NAMES:
         if tally.place_prep * 2 > sum(tally.norms.values()):
             return Kind.PLACE
-        return Kind.PERSON
+        evidence = tally.speech or tally.role or flat[-1] in singles
+        if evidence or not all(frequency(w) >= 4.0 for w in flat):
+            return Kind.PERSON  # "Question Time", "Real World": common words need evidence to be a name
     if tally.speech and len(key) == 1:
         return Kind.PERSON
     if tally.place_prep:
@@ -273,12 +288,13 @@ def _kind(key: tuple[str, ...], tally: _Tally) -> Kind:
     return Kind.NAME
 
 
-def _merge(tallies: dict[tuple[str, ...], _Tally]) -> list[Entity]:
-    kinds = {key: _kind(key, tally) for key, tally in tallies.items()}
+def _merge(tallies: dict[tuple[str, ...], _Tally], frequency: Frequency) -> list[Entity]:
+    singles = {key[0] for key in tallies if len(key) == 1}
+    kinds = {key: _kind(key, tally, frequency, singles) for key, tally in tallies.items()}
     people = [k for k, kind in kinds.items() if kind is Kind.PERSON and len(k) >= 2]
     merged_into: dict[tuple[str, ...], tuple[str, ...]] = {}
     for key in tallies:
-        owners = [p for p in people if p != key and len(p) > len(key) and _is_part(key, p)]
+        owners = [p for p in people if p != key and len(p) > len(key) and _is_part(key, p, frequency)]
         if owners:
             merged_into[key] = max(owners, key=lambda p: (sum(tallies[p].norms.values()), len(p)))
     groups: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
@@ -291,11 +307,13 @@ def _merge(tallies: dict[tuple[str, ...], _Tally]) -> list[Entity]:
     return sorted(entities, key=lambda e: (-e.count * e.articles, e.name))
 
 
-def _is_part(short: tuple[str, ...], full: tuple[str, ...]) -> bool:
-    """A surname, a first name, or a shorter tail of a full name ("clarke smith" of "brendan clarke smith")."""
+def _is_part(short: tuple[str, ...], full: tuple[str, ...], frequency: Frequency) -> bool:
+    """A surname, an uncommon first name ("Keir", not "Mark"), or a tail of a full name ("Clarke Smith")."""
     flat_short, flat_full = " ".join(short).split(), " ".join(full).split()
     n = len(flat_short)
-    return flat_full[-n:] == flat_short or (n == 1 and flat_full[0] == flat_short[0])
+    if flat_full[-n:] == flat_short:
+        return True
+    return n == 1 and flat_full[0] == flat_short[0] and frequency(flat_short[0]) < COMMON_ALIAS_ZIPF
 
 
 def _entity(root: tuple[str, ...], tallies: list[_Tally], kind: Kind) -> Entity:

@@ -8,8 +8,8 @@ Used by the rule suggester (`bot.entities`, `bot.keyphrases`). Semantics:
   "O'Neill"). A possessive `'s` or a trailing `'` is cut off and marks the word as possessive. A capitalised
   word with a lowercase hyphenated tail ("Trump-style", "Labour-run") keeps only the capitalised head and is
   marked as an end of a name.
-- A word in capitals is an acronym ("ECHR", "UK") unless it is hyphenated or a common word of four letters
-  or more ("MORE crimes"): that is emphasis, read as lowercase.
+- A word in capitals is an acronym ("ECHR", "UK") unless it is hyphenated, longer than six letters, or a
+  common word of four letters or more ("MORE crimes"): that is emphasis, read as lowercase.
 - A word is "initial" when its capital may come from its position: first in the sentence, or after an
   opening quote, a colon or a dash. A sentence-initial word in capitals before a capitalised word ("SIR
   Keir") reads as capitalised.
@@ -122,7 +122,9 @@ def _words(sentence: str, frequency: Frequency) -> Iterator[Word]:
         if shape is Shape.ACRONYM and initial and i + 1 < len(matches):
             if _shape(matches[i + 1].group()) is Shape.CAP and frequency(fold_word(raw)) >= 5.0:
                 raw, shape = raw.capitalize(), Shape.CAP
-        if shape is Shape.ACRONYM and ("-" in raw or len(raw) > 3 and frequency(fold_word(raw)) >= 3.0):
+        if shape is Shape.ACRONYM and (
+            "-" in raw or len(raw) > 6 or len(raw) > 3 and frequency(fold_word(raw)) >= 3.0
+        ):
             shape = Shape.LOWER  # emphasis ("MORE crimes", "STOKE-ON-TRENT, ENGLAND"), not an acronym
         yield Word(
             raw,
