@@ -212,7 +212,7 @@ def _runs(sentence: list[Word]) -> Iterable[tuple[int, int]]:
             if word.shape in (Shape.CAP, Shape.ACRONYM):
                 j += 1
             elif word.norm in CONNECTORS and _connects(sentence, j):
-                j += 1
+                j = _connects(sentence, j)
             elif word.shape is Shape.NUMBER and len(word.norm) <= 3:
                 j += 1
             else:
@@ -221,13 +221,14 @@ def _runs(sentence: list[Word]) -> Iterable[tuple[int, int]]:
         i = j
 
 
-def _connects(sentence: list[Word], j: int) -> bool:
-    """Connectors join capitalised words: "Court of Appeal", "Match of the Day" (but not "the" alone)."""
+def _connects(sentence: list[Word], j: int) -> int:
+    """Where the capitalised word after connectors stands ("Court of Appeal", "Match of the Day"), or 0."""
     k = j
     while k < len(sentence) and sentence[k].norm in CONNECTORS and sentence[k].joined:
         k += 1
-    first_is_the = sentence[j].norm == "the"
-    return k < len(sentence) and k - j <= 2 and not first_is_the and sentence[k].shape is Shape.CAP and sentence[k].joined
+    if k < len(sentence) and k - j <= 2 and sentence[j].norm != "the" and sentence[k].shape is Shape.CAP:
+        return k if sentence[k].joined else 0
+    return 0
 
 
 def _drop_dates(run: list[Word]) -> list[Word]:
