@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.charts import render_trends_png
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, audiences, channel_audience, chat_audiences, digest_due, digest_messages
 from bot.digest import build_items, build_sections, period_heading, render_digest_text
@@ -33,8 +34,10 @@ from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
 from bot.settings import Settings
 from bot.telegram_commands import BotServices, build_application
+from bot.trends import Trends, daily_trends, period_start
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
+from storage.store import sightings
 
 log = logging.getLogger(__name__)
 
@@ -440,14 +443,14 @@ def demo_snapshots() -> list[tuple[str, list[FeedRule]]]:
     return days
 
 
-async def demo(settings: Settings, on_report: OnReport | None = None) -> list[DemoDay]:
-    """Replay the bundled snapshots day by day through the whole pipeline, in a temporary database."""
+async def demo(settings: Settings, on_report: OnReport | None = None, db: str | None = None) -> list[DemoDay]:
+    """Replay the bundled snapshots day by day through the whole pipeline, in a temporary database (or `db`)."""
     watchlist = load_rules(settings)
     days = []
     with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
         # One feed at a time, in file order: stories reach the clusterer in the same order on every run.
         demo_settings = settings.model_copy(
-            update={"db": f"sqlite:///{tmp}/demo.db", "telegram_token": None, "concurrency": 1}
+            update={"db": db or f"sqlite:///{tmp}/demo.db", "telegram_token": None, "concurrency": 1}
         )
         clock_value = [datetime(1970, 1, 1, tzinfo=UTC)]
         app = build(
@@ -467,3 +470,31 @@ async def demo(settings: Settings, on_report: OnReport | None = None) -> list[De
         finally:
             app.close()
     return days
+
+
+# -- trends (issue 8) ----------------------------------------------------------------------------------------
+
+
+def compute_trends(
+    app: App, rules: Sequence[tuple[str, str]], until: datetime, days: int, timezone: str
+) -> Trends:
+    """Daily matched-cluster counts for the given rules (id, name) over `days` local days up to `until`."""
+    since = period_start(until, days, ZoneInfo(timezone))
+    return daily_trends(sightings(app.store, since, until), rules, until, days, timezone)
+
+
+def audience_rules(app: App, chat: str | None) -> tuple[list[tuple[str, str]], str]:
+    """The rules a chat or channel follows (every rule without a chat), and the timezone to count days in."""
+    if chat is None:
+        return [(r.id, r.name) for r in app.watchlist.rules], app.settings.timezone
+    audience = find_audience(app, chat)
+    names = {r.id: r.name for r in app.watchlist.rules}
+    return [(rule_id, names.get(rule_id, rule_id)) for rule_id in audience.modes], audience.timezone
+
+
+def trends_png(app: App, chat: str | None, until: datetime, days: int = 14) -> tuple[Trends, bytes]:
+    """The trends chart of what a chat follows (or of every rule): the counts and the PNG."""
+    rules, timezone = audience_rules(app, chat)
+    trends = compute_trends(app, rules, until, days, timezone)
+    title = f"newsbot: matched stories per day, {trends.days[0]:%d %b} to {trends.days[-1]:%d %b %Y}"
+    return trends, render_trends_png(trends, title)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from bot.normalize import words as normal_words
 from bot.sentences import COMMON_ZIPF, HONORIFICS, STOPWORDS, TITLES, Frequency, Shape, Word
 
-
 OCCUPATIONS = frozenset(
     """dealer attacker killer lawyer barrister solicitor activist campaigner businessman businesswoman
     billionaire tycoon footballer striker player manager coach singer actor actress author writer journalist
@@ -145,7 +144,11 @@ def _mentions(
         run = sentence[start:end]
         if _is_phrase(run, frequency, lowercase):
             continue
-        while run and (run[0].norm in STOPWORDS or run[0].norm in CONNECTORS or _is_positional(run, frequency, mid_capitals)):
+        while run and (
+            run[0].norm in STOPWORDS
+            or run[0].norm in CONNECTORS
+            or _is_positional(run, frequency, mid_capitals)
+        ):
             run, start = run[1:], start + 1
         run = _drop_dates(run)
         while run and (run[-1].norm in CONNECTORS or run[-1].shape is Shape.NUMBER and len(run) == 1):
@@ -169,8 +172,12 @@ def _mentions(
             tuple(run),
             honorific=honorific,
             role=cut >= 0 and not honorific or _is_occupation(before, frequency),
-            speech=after is not None and after.norm in SPEECH_VERBS and after.joined
-            or before is not None and before.norm in ("said", "says", "added") and run[0].joined,
+            speech=after is not None
+            and after.norm in SPEECH_VERBS
+            and after.joined
+            or before is not None
+            and before.norm in ("said", "says", "added")
+            and run[0].joined,
             place_prep=before is not None and before.norm in PLACE_PREPOSITIONS and run[0].joined,
         )
 
@@ -207,7 +214,9 @@ def _runs(sentence: list[Word]) -> Iterable[tuple[int, int]]:
             i += 1
             continue
         j = i + 1
-        while j < n and sentence[j].joined and not sentence[j - 1].possessive and not sentence[j - 1].ends_name:
+        while (
+            j < n and sentence[j].joined and not sentence[j - 1].possessive and not sentence[j - 1].ends_name
+        ):
             word = sentence[j]
             if word.shape in (Shape.CAP, Shape.ACRONYM):
                 j += 1
@@ -257,8 +266,10 @@ def _is_phrase(run: list[Word], frequency: Frequency, lowercase: set[str]) -> bo
 def _is_occupation(word: Word | None, frequency: Frequency) -> bool:
     if word is None or word.shape is not Shape.LOWER or not word.joined:
         return False
-    return word.norm in TITLES or word.norm in OCCUPATIONS or (
-        word.norm.endswith(OCCUPATION_ENDINGS) and len(word.norm) > 5 and 0 < frequency(word.norm) < 4.0
+    return (
+        word.norm in TITLES
+        or word.norm in OCCUPATIONS
+        or (word.norm.endswith(OCCUPATION_ENDINGS) and len(word.norm) > 5 and 0 < frequency(word.norm) < 4.0)
     )
 
 

@@ -161,3 +161,12 @@ class Subscription:
     rule: str
     mode: str = "both"
     phrase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A stored match for the trends: the rule, the story's cluster, and the story's moment."""
+
+    rule: str
+    cluster: str
+    when: datetime

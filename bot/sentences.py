@@ -58,6 +58,7 @@ class Shape(enum.Enum):
     LOWER = "lower"
     NUMBER = "number"
 
+
 HONORIFICS = frozenset("mr mrs ms miss mx sir dame lord lady dr prof professor rev reverend".split())
 TITLES = HONORIFICS | frozenset(
     """minister secretary president premier chancellor pm mp mep msp leader chief prosecutor
@@ -69,7 +70,9 @@ TITLES = HONORIFICS | frozenset(
 )
 
 # Words that mark the word after them as a verb in this text ("to extradite", "would commit", "he added").
-VERB_MARKERS = frozenset("to will would can could should must might shall did does not he she they we i".split())
+VERB_MARKERS = frozenset(
+    "to will would can could should must might shall did does not he she they we i".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
