@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -525,17 +526,15 @@ def _trends(args: argparse.Namespace, settings: Settings, out: _Out, stdin: Text
         raise ConfigError(f"--days: expected 1 to 366, got {args.days}")
     application = app.build(settings)
     try:
-        until = application.clock()
-        if args.demo:
-            last_day = app.demo_snapshots()[-1][0]
-            until = datetime.fromisoformat(last_day).replace(tzinfo=UTC) + timedelta(hours=23, minutes=59)
-        elif args.until:
-            try:
-                day = datetime.strptime(args.until, "%Y-%m-%d")
-            except ValueError:
-                raise ConfigError(f"--until: expected a date as YYYY-MM-DD, got {args.until!r}") from None
-            until = day.replace(hour=23, minute=59, tzinfo=UTC)
         rules, timezone = app.audience_rules(application, args.chat)
+        until = application.clock()
+        day = app.demo_snapshots()[-1][0] if args.demo else args.until
+        if day:
+            try:
+                last = datetime.strptime(day, "%Y-%m-%d")
+            except ValueError:
+                raise ConfigError(f"--until: expected a date as YYYY-MM-DD, got {day!r}") from None
+            until = last.replace(hour=23, minute=59, tzinfo=ZoneInfo(timezone))
         trends = app.compute_trends(application, rules, until, args.days, timezone)
         _print_trends(out, trends)
         if args.out:

@@ -4,10 +4,12 @@ No trained model: names are runs of capitalised words (`bot.sentences`), read wi
 1. A run may hold `of`, `for`, `on`, `de`, `van`... between capitalised words ("Office for National
    Statistics", "European Convention on Human Rights") and a number after one ("Article 3", "No 10"). A
    possessive or a "-style" tail ends it ("Nigel Farage's Reform UK" is two names). Months and weekdays next
-   to a number are dates, not names; a leading "The" is dropped.
+   to a number, and weekdays ending a run ("Leeds on Monday"), are dates, not names; a leading "The" is
+   dropped.
 2. A capitalised word that may owe its capital to its position (first in a sentence, after a quote) and is
-   a common word of the language ("Despite", "Former") is dropped, unless the text also capitalises it
-   mid-sentence ("Britain", "Home Office").
+   a common word of the language is dropped when it stands alone ("Despite") or before a name of more
+   than one word or an organisation ("Former Bank of England"), but kept before a single word ("Tony
+   Abbott", "Mark Jenkinson"), and always kept when the text also capitalises it mid-sentence ("Britain").
 3. Titles and roles are cut off: everything up to the last title word of a run ("Shadow Home Secretary
    Chris Philp", "Albanian PM Edi Rama", "Sir Keir") is a role, the rest the name, and the role is evidence
    of a person. So is a lowercase occupation just before ("presenter Matt Chorley", "heroin dealer Akiva
@@ -66,6 +68,7 @@ CALENDAR = frozenset(
     """january february march april may june july august september october november december monday tuesday
     wednesday thursday friday saturday sunday""".split()
 )
+WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 DEMONYM_ENDINGS = ("an", "ian", "ish", "ese", "ean", "i")
 NOT_IN_NAMES = frozenset("of for on the and".split())  # "Match of the Day" is no one's name
 COMMON_ALIAS_ZIPF = 4.3  # a first name or single word at least this common ("mark", "lee") is no alias
@@ -183,13 +186,17 @@ def _mentions(
 
 
 def _is_positional(run: list[Word], frequency: Frequency, mid_capitals: set[str]) -> bool:
-    """A first word capitalised only by its position: common, never capitalised mid-sentence, alone."""
+    """A first word capitalised only by its position: common, and never capitalised mid-sentence."""
     first = run[0]
     if not first.initial or first.norm in mid_capitals:
         return False
     if first.norm.endswith(("ed", "ing", "ly")) and len(first.norm) > 5:
         return True  # "Quizzed by the Sun", "Responding to ..."
-    return frequency(first.norm) >= COMMON_ZIPF and len(run) == 1
+    if frequency(first.norm) < COMMON_ZIPF:
+        return False
+    # Alone ("Despite"), or before a name of its own ("Former Bank of England"); not "Tony Abbott".
+    rest = [w for w in run[1:] if w.shape is not Shape.NUMBER]
+    return len(rest) != 1 or bool({w.norm for w in rest} & ORGANISATION_WORDS)
 
 
 def _is_adjective(run: list[Word], after: Word | None) -> bool:
@@ -242,7 +249,11 @@ def _connects(sentence: list[Word], j: int) -> int:
 
 def _drop_dates(run: list[Word]) -> list[Word]:
     if any(w.shape is Shape.NUMBER for w in run) or len(run) == 1:
-        return [w for w in run if w.norm not in CALENDAR and w.shape is not Shape.NUMBER or _is_label(run, w)]
+        run = [w for w in run if w.norm not in CALENDAR and w.shape is not Shape.NUMBER or _is_label(run, w)]
+    while run and run[-1].norm in WEEKDAYS:  # "Leeds on Monday"
+        run = run[:-1]
+        while run and run[-1].norm in CONNECTORS:
+            run = run[:-1]
     return run
 
 

@@ -8,7 +8,8 @@ Semantics:
    frequency (wordfreq; "the" is 7.7, "asylum" 4.0, "deportations" 3.0). A candidate's weight is its count
    times its words' mean specificity, times 1.5 for each word beyond the first (a phrase says more than a
    word), times 1.5 for each further article it appears in (what several articles share is the topic).
-3. A single word needs a specificity of at least 2.5 (Zipf 4.5 or rarer), and a phrase one such word. A
+3. A single word needs a specificity of at least 2.5 (Zipf 4.5 or rarer), and a phrase one such word, or
+   if it recurs one word of at least 1.8 ("wealth tax", "human rights"). A
    candidate may not start or end with a word in -ing, -ed or -ly (verbs and adverbs: "failed asylum
    seekers" gives "asylum seekers"), nor end with a title ("home secretary"). A single word, or a phrase
    seen once, may not start or end with a word the text uses as a verb ("to extradite", "would commit").
@@ -28,6 +29,7 @@ from bot.sentences import COMMON_ZIPF, STOPWORDS, TITLES, VERB_MARKERS, Frequenc
 
 MAX_WORDS = 3
 MIN_SPECIFICITY = 2.5
+MIN_RECURRING_SPECIFICITY = 1.8  # "wealth tax" (2.5, 1.9), "human rights" (1.7, 1.8) when they recur
 PHRASE_BONUS = 0.5
 ARTICLE_BONUS = 0.5
 
@@ -68,7 +70,8 @@ def find_keyphrases(
     scored = []
     for gram, count in counts.items():
         specs = [specificity(w) for w in gram]
-        if max(specs) < MIN_SPECIFICITY or not _is_well_formed(gram):
+        needed = MIN_RECURRING_SPECIFICITY if count > 1 and len(gram) > 1 else MIN_SPECIFICITY
+        if max(specs) < needed or not _is_well_formed(gram):
             continue
         if (count == 1 or len(gram) == 1) and (gram[0] in verbs or gram[-1] in verbs):
             continue  # "to extradite dangerous criminals": a verb, unless the phrase recurs
