@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.articles import suggest_from_message
 from bot.charts import render_trends_png
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, audiences, channel_audience, chat_audiences, digest_due, digest_messages
@@ -26,14 +27,14 @@ from bot.errors import RuleFileError
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
-from bot.model import DigestStory, OutgoingMessage
+from bot.model import DigestStory, OutgoingMessage, Story
 from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, feed_health, poll_feed
 from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
 from bot.settings import Settings
-from bot.telegram_commands import BotServices, build_application
+from bot.telegram_commands import ArticleOffer, BotServices, build_application
 from bot.trends import Trends, daily_trends, period_start
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
@@ -129,6 +130,8 @@ def _services(app: App) -> BotServices:
         feeds=lambda: feeds_text(app),
         clock=app.clock,
         default_timezone=s.timezone,
+        trends_chart=lambda chat: asyncio.to_thread(chat_trends_png, app, chat),
+        suggest_article=lambda text: offer_for_article(app, text),
         admins=s.admins,
         allowed_users=s.allowed_users,
         commands_per_minute=s.commands_per_minute,
@@ -498,3 +501,37 @@ def trends_png(app: App, chat: str | None, until: datetime, days: int = 14) -> t
     trends = compute_trends(app, rules, until, days, timezone)
     title = f"newsbot: matched stories per day, {trends.days[0]:%d %b} to {trends.days[-1]:%d %b %Y}"
     return trends, render_trends_png(trends, title)
+
+
+def chat_trends_png(app: App, chat: str, days: int = 14) -> bytes | None:
+    """The trends chart of what a Telegram chat or channel follows, or None if it follows nothing."""
+    try:
+        return trends_png(app, chat, app.clock(), days)[1]
+    except LookupError:
+        return None
+
+
+MAX_NEW_PHRASES = 4
+
+
+async def offer_for_article(app: App, text: str) -> ArticleOffer:
+    """What to offer for an article sent to the bot: watchlist rules it names, and new phrases to track."""
+    draft, error = await suggest_from_message(text, app.limits)
+    if error is not None:
+        return ArticleOffer(error=error)
+    matcher = build_matcher(app.base_watchlist)
+    by_id = {r.id: r for r in app.base_watchlist.rules}
+    named: dict[str, None] = {}
+    fresh: list[str] = []
+    entries = sorted(draft.people + draft.phrases, key=lambda e: -e.weight) + list(draft.names)
+    for entry in entries:
+        found = [
+            m.rule
+            for term in (entry.name, *entry.terms)
+            for m in matcher.match(Story(id="offer", title=term))
+        ]
+        named.update(dict.fromkeys(found))
+        if not found and entry.kind in ("person", "phrase") and len(fresh) < MAX_NEW_PHRASES:
+            fresh.append(entry.name)
+    rules = tuple(by_id[rule_id] for rule_id in named if rule_id in by_id)
+    return ArticleOffer(rules=rules[:8], phrases=tuple(fresh))
