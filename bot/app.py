@@ -35,10 +35,10 @@ from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
 from bot.settings import Settings
 from bot.telegram_commands import ArticleOffer, BotServices, build_application
-from bot.trends import Trends, daily_trends, period_start
+from bot.trends import Trends, daily_trends, period_start, weekly_caption, weekly_period
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
-from storage.store import sightings
+from storage.store import has_message, sightings
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,7 @@ async def digest_tick(app: App, started: datetime) -> int:
         if digest_due(audience, last or created.get(audience.chat) or started, now):
             await send_digest(app, audience, since=last)
             sent += 1
+    sent += await weekly_tick(app)
     return sent
 
 
@@ -535,3 +536,29 @@ async def offer_for_article(app: App, text: str) -> ArticleOffer:
             fresh.append(entry.name)
     rules = tuple(by_id[rule_id] for rule_id in named if rule_id in by_id)
     return ArticleOffer(rules=rules[:8], phrases=tuple(fresh))
+
+
+WEEKLY_DAYS = 7
+
+
+async def weekly_tick(app: App) -> int:
+    """Queue the weekly digest (the week's trends chart, then the week's digest) of channels with `weekly`."""
+    now = app.clock()
+    sent = 0
+    for channel in app.watchlist.channels:
+        period = weekly_period(now, channel.digest_at, channel.timezone) if channel.weekly else None
+        if period is None:
+            continue
+        key = f"weekly:{channel.chat}:{period}:chart"
+        if await asyncio.to_thread(has_message, app.store, key):
+            continue
+        trends, png = await asyncio.to_thread(trends_png, app, channel.chat, now, WEEKLY_DAYS)
+        audience = channel_audience(app.watchlist, channel)
+        stories = await asyncio.to_thread(app.store.digest_stories, now - timedelta(days=WEEKLY_DAYS), now)
+        messages = [OutgoingMessage(key, channel.chat, weekly_caption(trends, period), "", True, png)]
+        messages += digest_messages(
+            app.watchlist, audience, stories, now, heading="newsbot weekly digest", key=f"weekly-{period}"
+        )
+        await asyncio.to_thread(app.store.enqueue, messages, now, app.sender.name)
+        sent += 1
+    return sent

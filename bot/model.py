@@ -88,6 +88,7 @@ class OutgoingMessage:
     text: str
     plain_text: str = ""
     disable_preview: bool = True
+    photo: bytes | None = None  # a PNG; `text` (at most 1,024 characters) is then its caption
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,17 @@ def html_to_text(value: str) -> str:
 
 # -- example articles for `newsbot suggest` -------------------------------------------------------------------
 
-_ARTICLE_BLOCKS = _BLOCK_TAGS | {"h5", "h6", "title", "section", "article", "header", "figcaption", "dd", "dt"}
+_ARTICLE_BLOCKS = _BLOCK_TAGS | {
+    "h5",
+    "h6",
+    "title",
+    "section",
+    "article",
+    "header",
+    "figcaption",
+    "dd",
+    "dt",
+}
 _ARTICLE_SKIP = _SKIP_TAGS | {"nav", "footer", "aside", "form", "button", "svg", "select", "iframe"}
 
 

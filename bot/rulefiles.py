@@ -102,6 +102,7 @@ class ChannelSpec(_Spec):
     mode: Literal["alert", "digest", "both"] = "digest"
     digest_at: str = "08:00"
     timezone: Annotated[str, AfterValidator(check_timezone)] = "Europe/London"
+    weekly: bool = False
 
     @field_validator("digest_at")
     @classmethod
@@ -332,6 +333,7 @@ def _build(section: str, spec: Any, origin: Origin) -> FeedRule | Rule | Channel
             digest_at=parse_clock(spec.digest_at),
             timezone=spec.timezone,
             origin=origin,
+            weekly=spec.weekly,
         )
     kind = RuleKind.PERSON if section == "people" else RuleKind.TOPIC
     return Rule(
@@ -388,9 +390,11 @@ def render_draft(draft: Draft, sources: Sequence[str]) -> str:
     if topics:
         document["topics"] = topics
     if not people and not topics:
-        return "# " + DRAFT_HEADER.format(articles=articles, sources=", ".join(sources)).replace(
-            "\n", "\n# "
-        ) + "\n# Nothing to suggest: no names or key phrases were found.\n"
+        return (
+            "# "
+            + DRAFT_HEADER.format(articles=articles, sources=", ".join(sources)).replace("\n", "\n# ")
+            + "\n# Nothing to suggest: no names or key phrases were found.\n"
+        )
     stream = io.StringIO()
     yaml = YAML(typ="rt")
     yaml.width = 110

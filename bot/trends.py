@@ -8,10 +8,11 @@ two days counts on both. The period is the `days` local days ending with the day
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.model import Sighting
@@ -69,3 +70,24 @@ def daily_trends(
         series.append(Series(rule_id, name, tuple(counts)))
     series.sort(key=lambda s: -s.total)  # stable: equal totals keep the followed order
     return Trends(period, tuple(series), timezone)
+
+
+def weekly_period(now: datetime, digest_at: time, timezone: str) -> str | None:
+    """The ISO week whose weekly digest is due at `now` ("2025-W20"), or None before Monday's `digest_at`.
+
+    A weekly digest is due from Monday at `digest_at` (local time) until the week ends, so one missed while
+    the service was down goes out later that week; the caller sends it once per week key.
+    """
+    local = now.astimezone(ZoneInfo(timezone))
+    if local.weekday() == 0 and local.time() < digest_at:
+        return None
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weekly_caption(trends: Trends, period: str) -> str:
+    """The weekly chart's caption (Telegram HTML): totals and the busiest rules."""
+    total = sum(s.total for s in trends.active)
+    busiest = ", ".join(f"{html.escape(s.name)} ({s.total})" for s in trends.active[:3])
+    text = f"<b>newsbot weekly</b> · {period}\n{total} matched stories in the last {len(trends.days)} days"
+    return (text + (f"; busiest: {busiest}." if busiest else "."))[:1024]

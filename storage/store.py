@@ -476,7 +476,9 @@ def _due(now: datetime) -> Any:
 
 
 def _queued(row: Any) -> QueuedMessage:
-    message = OutgoingMessage(row["key"], row["chat"], row["text"], row["plain_text"], row["disable_preview"])
+    message = OutgoingMessage(
+        row["key"], row["chat"], row["text"], row["plain_text"], row["disable_preview"], row["photo"]
+    )
     return QueuedMessage(row["id"], message, row["attempts"])
 
 
@@ -549,6 +551,7 @@ def _outbox_row(m: OutgoingMessage, now: datetime, via: str | None = None) -> di
         "text": m.text,
         "plain_text": m.plain_text,
         "disable_preview": m.disable_preview,
+        "photo": m.photo,
         "status": "pending",
         "attempts": 0,
         "created_at": now,
@@ -574,3 +577,9 @@ def sightings(store: Store, since: datetime, until: datetime) -> list[Sighting]:
         Sighting(rule, cluster, published if published is not None and published <= fetched else fetched)
         for rule, cluster, published, fetched in rows
     ]
+
+
+def has_message(store: Store, key: str) -> bool:
+    """Tell whether a message with this outbox key was ever queued (sent or not)."""
+    with store._read("read the outbox") as conn:
+        return conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first() is not None
