@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.articles import suggest_from_message
+from bot.charts import render_trends_png
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, audiences, channel_audience, chat_audiences, digest_due, digest_messages
 from bot.digest import build_items, build_sections, period_heading, render_digest_text
@@ -27,7 +29,7 @@ from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
 from bot.metrics import Metrics, MetricsServer, serve
-from bot.model import DigestStory, OutgoingMessage
+from bot.model import DigestStory, OutgoingMessage, Story
 from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, poll_feed
 from bot.poller import Poller, worker_name
@@ -36,9 +38,11 @@ from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
 from bot.settings import Settings
-from bot.telegram_commands import BotServices, build_application
+from bot.telegram_commands import ArticleOffer, BotServices, build_application
+from bot.trends import Trends, daily_trends, period_start, weekly_caption, weekly_period
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
+from storage.store import has_message, sightings
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +149,8 @@ def _services(app: App) -> BotServices:
         feeds=lambda: feeds_text(app),
         clock=app.clock,
         default_timezone=s.timezone,
+        trends_chart=lambda chat: asyncio.to_thread(chat_trends_png, app, chat),
+        suggest_article=lambda text: offer_for_article(app, text),
         admins=s.admins,
         allowed_users=s.allowed_users,
         commands_per_minute=s.commands_per_minute,
@@ -311,6 +317,7 @@ async def digest_tick(app: App, started: datetime) -> int:
         if digest_due(audience, last or created.get(audience.chat) or started, now):
             await send_digest(app, audience, since=last)
             sent += 1
+    sent += await weekly_tick(app)
     return sent
 
 
@@ -590,14 +597,14 @@ def demo_snapshots() -> list[tuple[str, list[FeedRule]]]:
     return days
 
 
-async def demo(settings: Settings, on_report: OnReport | None = None) -> list[DemoDay]:
-    """Replay the bundled snapshots day by day through the whole pipeline, in a temporary database."""
+async def demo(settings: Settings, on_report: OnReport | None = None, db: str | None = None) -> list[DemoDay]:
+    """Replay the bundled snapshots day by day through the whole pipeline, in a temporary database (or `db`)."""
     watchlist = load_rules(settings)
     days = []
     with tempfile.TemporaryDirectory(prefix="newsbot-demo-") as tmp:
         # One feed at a time, in file order: stories reach the clusterer in the same order on every run.
         demo_settings = settings.model_copy(
-            update={"db": f"sqlite:///{tmp}/demo.db", "telegram_token": None, "concurrency": 1}
+            update={"db": db or f"sqlite:///{tmp}/demo.db", "telegram_token": None, "concurrency": 1}
         )
         clock_value = [datetime(1970, 1, 1, tzinfo=UTC)]
         app = build(
@@ -617,3 +624,91 @@ async def demo(settings: Settings, on_report: OnReport | None = None) -> list[De
         finally:
             app.close()
     return days
+
+
+# -- trends (issue 8) ----------------------------------------------------------------------------------------
+
+
+def compute_trends(
+    app: App, rules: Sequence[tuple[str, str]], until: datetime, days: int, timezone: str
+) -> Trends:
+    """Daily matched-cluster counts for the given rules (id, name) over `days` local days up to `until`."""
+    since = period_start(until, days, ZoneInfo(timezone))
+    return daily_trends(sightings(app.store, since, until), rules, until, days, timezone)
+
+
+def audience_rules(app: App, chat: str | None) -> tuple[list[tuple[str, str]], str]:
+    """The rules a chat or channel follows (every rule without a chat), and the timezone to count days in."""
+    if chat is None:
+        return [(r.id, r.name) for r in app.watchlist.rules], app.settings.timezone
+    audience = find_audience(app, chat)
+    names = {r.id: r.name for r in app.watchlist.rules}
+    return [(rule_id, names.get(rule_id, rule_id)) for rule_id in audience.modes], audience.timezone
+
+
+def trends_png(app: App, chat: str | None, until: datetime, days: int = 14) -> tuple[Trends, bytes]:
+    """The trends chart of what a chat follows (or of every rule): the counts and the PNG."""
+    rules, timezone = audience_rules(app, chat)
+    trends = compute_trends(app, rules, until, days, timezone)
+    title = f"newsbot: matched stories per day, {trends.days[0]:%d %b} to {trends.days[-1]:%d %b %Y}"
+    return trends, render_trends_png(trends, title)
+
+
+def chat_trends_png(app: App, chat: str, days: int = 14) -> bytes | None:
+    """The trends chart of what a Telegram chat or channel follows, or None if it follows nothing."""
+    try:
+        return trends_png(app, chat, app.clock(), days)[1]
+    except LookupError:
+        return None
+
+
+MAX_NEW_PHRASES = 4
+
+
+async def offer_for_article(app: App, text: str) -> ArticleOffer:
+    """What to offer for an article sent to the bot: watchlist rules it names, and new phrases to track."""
+    draft, error = await suggest_from_message(text, app.limits)
+    if error is not None:
+        return ArticleOffer(error=error)
+    matcher = build_matcher(app.base_watchlist)
+    by_id = {r.id: r for r in app.base_watchlist.rules}
+    named: dict[str, None] = {}
+    fresh: list[str] = []
+    entries = sorted(draft.people + draft.phrases, key=lambda e: -e.weight) + list(draft.names)
+    for entry in entries:
+        found = [
+            m.rule
+            for term in (entry.name, *entry.terms)
+            for m in matcher.match(Story(id="offer", title=term))
+        ]
+        named.update(dict.fromkeys(found))
+        if not found and entry.kind in ("person", "phrase") and len(fresh) < MAX_NEW_PHRASES:
+            fresh.append(entry.name)
+    rules = tuple(by_id[rule_id] for rule_id in named if rule_id in by_id)
+    return ArticleOffer(rules=rules[:8], phrases=tuple(fresh))
+
+
+WEEKLY_DAYS = 7
+
+
+async def weekly_tick(app: App) -> int:
+    """Queue the weekly digest (the week's trends chart, then the week's digest) of channels with `weekly`."""
+    now = app.clock()
+    sent = 0
+    for channel in app.watchlist.channels:
+        period = weekly_period(now, channel.digest_at, channel.timezone) if channel.weekly else None
+        if period is None:
+            continue
+        key = f"weekly:{channel.chat}:{period}:chart"
+        if await asyncio.to_thread(has_message, app.store, key):
+            continue
+        trends, png = await asyncio.to_thread(trends_png, app, channel.chat, now, WEEKLY_DAYS)
+        audience = channel_audience(app.watchlist, channel)
+        stories = await asyncio.to_thread(app.store.digest_stories, now - timedelta(days=WEEKLY_DAYS), now)
+        messages = [OutgoingMessage(key, channel.chat, weekly_caption(trends, period), "", True, png)]
+        messages += digest_messages(
+            app.watchlist, audience, stories, now, heading="newsbot weekly digest", key=f"weekly-{period}"
+        )
+        await asyncio.to_thread(app.store.enqueue, messages, now, app.sender.name)
+        sent += 1
+    return sent

@@ -9,12 +9,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot import __version__, app
+from bot import __version__, app, articles
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, digest_messages
 from bot.errors import ConfigError, NewsbotError, RuleFileError
@@ -24,8 +25,9 @@ from bot.model import Story
 from bot.outbox import flush_outbox
 from bot.pipeline import PollReport
 from bot.polling import feed_health
-from bot.rulefiles import load_watchlist, rule_files
+from bot.rulefiles import load_watchlist, render_draft, rule_files
 from bot.settings import ROLES, Settings
+from bot.trends import Trends
 from bot.watchlist import parse_span
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
@@ -105,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("once", "poll every feed once, store, print or send what is new, exit")
     p.add_argument("--quiet", action="store_true", help="print only the new stories, no progress or summary")
     command(
-        "demo", "replay bundled real feed snapshots through the whole pipeline offline and print the digest"
+        "demo",
+        "replay bundled real feed snapshots through the whole pipeline offline and print the digest "
+        "(in a temporary database, or the one --db names, which then keeps the stories)",
     )
     p = command("check", "validate rule files; print a summary, or every error as file:line: field: message")
     p.add_argument(
@@ -132,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     command("feeds", "each feed's health: last success, last error, items, interval, next poll")
     command("stats", "what is stored: stories, clusters, matches, feeds by health, the outbox, chats")
+    _suggest_parser(command)
+    _trends_parser(command)
     return parser
 
 
@@ -175,6 +181,8 @@ def main(
         "digest": _digest,
         "feeds": _feeds,
         "stats": _stats,
+        "suggest": _suggest,
+        "trends": _trends,
     }[args.command]
     try:
         return handler(args, settings, out, stdin)
@@ -244,7 +252,7 @@ def _demo(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO
     days = app.demo_snapshots()
     total = sum(len(feeds) for _, feeds in days)
     with _progress(out, total, "Replaying snapshots", False) as on_report:
-        results = asyncio.run(app.demo(settings, on_report))
+        results = asyncio.run(app.demo(settings, on_report, db=settings.db if args.db else None))
     for day in results:
         entries = sum(r.entries for r in day.reports)
         errors = [r for r in day.reports if r.outcome == "error"]
@@ -255,9 +263,14 @@ def _demo(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO
         out.print(day.digest or "(nothing matched the watchlist)")
         for report in errors:
             out.print(f"  ! {report.feed or report.url}: {report.error}")
-    out.print(
-        "Demo done: this was a temporary database. Run `newsbot once` to poll the live feeds in rules/."
-    )
+    if args.db:
+        out.print(
+            f"Demo done: the stories are kept in {args.db} (try `newsbot trends --db {args.db} --demo`)."
+        )
+    else:
+        out.print(
+            "Demo done: this was a temporary database. Run `newsbot once` to poll the live feeds in rules/."
+        )
     return EXIT_OK
 
 
@@ -518,3 +531,115 @@ def _print_poll_summary(out: _Out, reports: list[PollReport], sent: int, sender:
         out.print(f"  ! {report.feed or report.url}: {report.error}")
     if errors and len(errors) == len(reports) and all("unable to connect" in (r.error or "") for r in errors):
         out.print("No feed could be reached: is this machine offline, or is DNS failing?")
+
+
+# -- suggest ----------------------------------------------------------------------------------------------------
+
+
+def _suggest_parser(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = command(
+        "suggest", "read example articles and write a draft rule file of the people and topics they name"
+    )
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="FILE_OR_URL",
+        help="articles: text or HTML files, pages, feeds, or - for stdin",
+    )
+    p.add_argument("--out", metavar="FILE", help="write the draft here (default: print it)")
+
+
+def _suggest(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    files = [s for s in args.sources if s != "-"]
+    results = asyncio.run(articles.read_sources(files)) if files else []
+    texts = [t for r in results for t in r.texts]
+    if "-" in args.sources:
+        texts.append(stdin.read())
+    for result in results:
+        if result.error is not None:
+            print(f"newsbot suggest: {result.source}: {result.error}", file=out.stderr)
+    if not any(t.strip() for t in texts):
+        raise NewsbotError("suggest: no article text could be read")
+    draft = articles.suggest_rules(texts)
+    names = [r.source for r in results if r.error is None] + (["<stdin>"] if "-" in args.sources else [])
+    text = render_draft(draft, names)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise NewsbotError(f"unable to write {args.out}: {exc.strerror or exc}") from None
+        print(
+            f"Draft written to {args.out}: {len(draft.people)} people, {len(draft.names)} organisations and "
+            f"places, {len(draft.phrases)} key phrases. Prune it, then `newsbot check {args.out}`.",
+            file=out.stderr,
+        )
+    else:
+        out.stdout.write(text)
+    return EXIT_BAD_INPUT if any(r.error for r in results) else EXIT_OK
+
+
+# -- trends -----------------------------------------------------------------------------------------------------
+
+
+def _trends_parser(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = command("trends", "daily matched-story counts per followed rule: a table, and a chart with --out")
+    p.add_argument("--days", type=int, default=14, help="how many days, ending today (default: 14)")
+    p.add_argument("--out", metavar="FILE", help="also draw the chart to this PNG file")
+    p.add_argument("--chat", help="the rules this channel or subscribed chat follows (default: every rule)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--until", metavar="YYYY-MM-DD", help="the last day (default: today)")
+    when.add_argument(
+        "--demo",
+        action="store_true",
+        help="end on the last day of the bundled demo snapshots (for `demo --db`)",
+    )
+
+
+def _trends(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    if not 1 <= args.days <= 366:
+        raise ConfigError(f"--days: expected 1 to 366, got {args.days}")
+    application = app.build(settings)
+    try:
+        rules, timezone = app.audience_rules(application, args.chat)
+        until = application.clock()
+        day = app.demo_snapshots()[-1][0] if args.demo else args.until
+        if day:
+            try:
+                last = datetime.strptime(day, "%Y-%m-%d")
+            except ValueError:
+                raise ConfigError(f"--until: expected a date as YYYY-MM-DD, got {day!r}") from None
+            until = last.replace(hour=23, minute=59, tzinfo=ZoneInfo(timezone))
+        trends = app.compute_trends(application, rules, until, args.days, timezone)
+        _print_trends(out, trends)
+        if args.out:
+            _, png = app.trends_png(application, args.chat, until, args.days)
+            try:
+                with open(args.out, "wb") as handle:
+                    handle.write(png)
+            except OSError as exc:
+                raise NewsbotError(f"unable to write {args.out}: {exc.strerror or exc}") from None
+            out.print(f"Chart written to {args.out} ({len(png):,} bytes).")
+        return EXIT_OK
+    finally:
+        application.close()
+
+
+def _print_trends(out: _Out, trends: Trends) -> None:
+    first, last = trends.days[0], trends.days[-1]
+    out.print(f"Matched stories (clusters) per day, {first:%d %b} to {last:%d %b %Y} ({trends.timezone})")
+    if not trends.active:
+        out.print("No matched stories in this period.")
+        return
+    width = max(len(s.rule) for s in trends.active)
+    months = "".join(
+        f"{d:%b}"[:3].rjust(4) if d.day == 1 or i == 0 else "    " for i, d in enumerate(trends.days)
+    )
+    out.print(" " * width + months)
+    out.print("rule".ljust(width) + "".join(f"{d.day:>4}" for d in trends.days) + "  total")
+    for series in trends.active:
+        cells = "".join(f"{c:>4}" if c else "   ·" for c in series.counts)
+        out.print(series.rule.ljust(width) + cells + f"{series.total:>7}")
+    quiet = len(trends.series) - len(trends.active)
+    if quiet:
+        out.print(f"({quiet} followed rule(s) had no matched stories in this period)")

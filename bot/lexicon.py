@@ -1,10 +1,11 @@
-"""The common words of English, from wordfreq's bundled data: words the matcher never reads as typos of a name."""
+"""English word frequencies from wordfreq's bundled data: the common words the matcher never reads as typos of
+a name, and how common a word is, which the rule suggester weighs words by."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from wordfreq import get_frequency_dict
+from wordfreq import get_frequency_dict, zipf_frequency
 
 from bot.matching import build_lexicon
 
@@ -18,3 +19,9 @@ def common_words(zipf: float = COMMON_ZIPF) -> frozenset[str]:
     """Return English words at least as frequent as `zipf`, folded for the matcher."""
     per_word = 10 ** (zipf - 9)  # zipf is log10 of frequency per billion words
     return build_lexicon(w for w, f in get_frequency_dict("en").items() if f >= per_word)
+
+
+@lru_cache(maxsize=200_000)
+def word_zipf(word: str) -> float:
+    """Return a folded word's Zipf frequency in English (0 for words wordfreq does not know)."""
+    return float(zipf_frequency(word, "en"))

@@ -88,6 +88,7 @@ class OutgoingMessage:
     text: str
     plain_text: str = ""
     disable_preview: bool = True
+    photo: bytes | None = None  # a PNG; `text` (at most 1,024 characters) is then its caption
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +171,12 @@ class Subscription:
     rule: str
     mode: str = "both"
     phrase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A stored match for the trends: the rule, the story's cluster, and the story's moment."""
+
+    rule: str
+    cluster: str
+    when: datetime

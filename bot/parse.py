@@ -247,3 +247,100 @@ def html_to_text(value: str) -> str:
     except Exception:  # HTMLParser is lenient, but not every malformed fragment is survivable
         return " ".join(value.split())
     return " ".join("".join(extractor.parts).split())
+
+
+# -- example articles for `newsbot suggest` -------------------------------------------------------------------
+
+_ARTICLE_BLOCKS = _BLOCK_TAGS | {
+    "h5",
+    "h6",
+    "title",
+    "section",
+    "article",
+    "header",
+    "figcaption",
+    "dd",
+    "dt",
+}
+_ARTICLE_SKIP = _SKIP_TAGS | {"nav", "footer", "aside", "form", "button", "svg", "select", "iframe"}
+
+
+class _ArticleExtractor(HTMLParser):
+    """Visible text of a page, a line per block; the text inside <article> kept apart when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.everything: list[str] = []
+        self.article: list[str] = []
+        self.headline: list[str] = []
+        self._skipping = 0
+        self._in_article = 0
+        self._in_h1 = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in _ARTICLE_SKIP:
+            self._skipping += 1
+        elif tag == "article":
+            self._in_article += 1
+        elif tag == "h1":
+            self._in_h1 += 1
+        if tag in _ARTICLE_BLOCKS:
+            self._add("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _ARTICLE_SKIP and self._skipping:
+            self._skipping -= 1
+        elif tag == "article" and self._in_article:
+            self._in_article -= 1
+        elif tag == "h1" and self._in_h1:
+            self._in_h1 -= 1
+        if tag in _ARTICLE_BLOCKS:
+            self._add("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self._add(data)
+            if self._in_h1:
+                self.headline.append(data)
+
+    def _add(self, text: str) -> None:
+        self.everything.append(text)
+        if self._in_article:
+            self.article.append(text)
+
+
+def article_texts(content: bytes, headers: Mapping[str, str], url: str) -> list[str]:
+    """Return the plain text of each article in a document: a feed's entries, an HTML page, or plain text."""
+    head = content[:1024].lstrip().lower()
+    if head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head or b"<rdf" in head:
+        parsed = parse_feed(content, headers, url)
+        if parsed.stories:
+            return [f"{s.title}\n{s.summary}" for s in parsed.stories]
+    text = _decode(content, headers)
+    if _looks_like_html(content) or "<p" in text[:5000].lower():
+        return [_page_text(text)]
+    return [text]
+
+
+def _decode(content: bytes, headers: Mapping[str, str]) -> str:
+    charset = re.search(r"charset=([\w-]+)", headers.get("content-type", ""))
+    for encoding in (charset.group(1) if charset else "utf-8", "utf-8", "cp1252"):
+        try:
+            return content.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return content.decode("utf-8", errors="replace")
+
+
+def _page_text(markup: str) -> str:
+    extractor = _ArticleExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+    except Exception:  # HTMLParser is lenient, but not every malformed page is survivable
+        return html_to_text(markup)
+    body = extractor.article if len("".join(extractor.article).strip()) > 200 else extractor.everything
+    lines = [" ".join(line.split()) for line in "".join(body).splitlines()]
+    headline = " ".join("".join(extractor.headline).split())
+    text = "\n".join(line for line in lines if line)
+    return text if not headline or headline in text else f"{headline}\n{text}"

@@ -7,6 +7,7 @@ All problems in all files are collected before anything is raised.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from bot.errors import RuleFileError, RuleProblem
 from bot.model import RuleKind
+from bot.suggest import Draft, DraftEntry
 from bot.watchlist import (
     Channel,
     FeedRule,
@@ -100,6 +102,7 @@ class ChannelSpec(_Spec):
     mode: Literal["alert", "digest", "both"] = "digest"
     digest_at: str = "08:00"
     timezone: Annotated[str, AfterValidator(check_timezone)] = "Europe/London"
+    weekly: bool = False
 
     @field_validator("digest_at")
     @classmethod
@@ -330,6 +333,7 @@ def _build(section: str, spec: Any, origin: Origin) -> FeedRule | Rule | Channel
             digest_at=parse_clock(spec.digest_at),
             timezone=spec.timezone,
             origin=origin,
+            weekly=spec.weekly,
         )
     kind = RuleKind.PERSON if section == "people" else RuleKind.TOPIC
     return Rule(
@@ -346,3 +350,71 @@ def _build(section: str, spec: Any, origin: Origin) -> FeedRule | Rule | Channel
         priority=Priority(spec.priority),
         origin=origin,
     )
+
+
+# -- drafts from `newsbot suggest` ---------------------------------------------------------------------------
+
+DRAFT_HEADER = """\
+Draft rules suggested by `newsbot suggest` from {articles}: {sources}
+PRUNE ME. Delete what you do not want to follow, merge entries that name one thing, add `context:` to
+aliases that are ordinary words, then move what you keep into rules/ (`newsbot check` validates it).
+Each entry says how often the articles named it; entries are ordered by weight (mentions, and half as
+much again for each further article that names them)."""
+
+
+def render_draft(draft: Draft, sources: Sequence[str]) -> str:
+    """Write a suggested draft as a rule file, with comments on counts and what to prune."""
+    document = CommentedMap()
+    articles = f"{draft.articles} article{'s' if draft.articles != 1 else ''}"
+    document.yaml_set_start_comment(DRAFT_HEADER.format(articles=articles, sources=", ".join(sources)))
+    people = CommentedSeq()
+    for entry in draft.people:
+        item = CommentedMap(id=entry.id, name=entry.name)
+        if entry.terms:
+            item["aliases"] = _flow(entry.terms)
+        people.append(item)
+        people.yaml_set_comment_before_after_key(len(people) - 1, before=_note(entry), indent=2)
+    topics = CommentedSeq()
+    for group, entries in (("Organisations and places", draft.names), ("Key phrases", draft.phrases)):
+        for i, entry in enumerate(entries):
+            item = CommentedMap(id=entry.id, name=entry.name, terms=_flow(entry.terms))
+            if entry.kind == "phrase":
+                item["fuzzy"] = 100  # ordinary words: a typo of one is another word
+            topics.append(item)
+            note = _note(entry)
+            if i == 0:
+                note = f"--- {group} ---\n{note}"
+            topics.yaml_set_comment_before_after_key(len(topics) - 1, before=note, indent=2)
+    if people:
+        document["people"] = people
+    if topics:
+        document["topics"] = topics
+    if not people and not topics:
+        return (
+            "# "
+            + DRAFT_HEADER.format(articles=articles, sources=", ".join(sources)).replace("\n", "\n# ")
+            + "\n# Nothing to suggest: no names or key phrases were found.\n"
+        )
+    stream = io.StringIO()
+    yaml = YAML(typ="rt")
+    yaml.width = 110
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
+def _flow(values: Sequence[str]) -> CommentedSeq:
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _note(entry: DraftEntry) -> str:
+    mentions = f"{entry.count} mention{'s' if entry.count != 1 else ''}"
+    note = f"{entry.kind}: {mentions} in {entry.articles} article{'s' if entry.articles != 1 else ''}"
+    note += f", weight {entry.weight:g}"
+    if len(entry.forms) > 1:
+        note += " (" + ", ".join(f"{form} {n}" for form, n in entry.forms[:5]) + ")"
+    for alias in entry.common_aliases:
+        note += f"\n{alias!r} is also an ordinary word: add `context:` terms or drop it"
+    return note

@@ -68,7 +68,8 @@ class ConsoleSender:
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
         rule = "─" * 60
-        self.stream.write(f"{rule}\nto {message.chat}\n{message.plain_text or message.text}\n")
+        photo = f"[chart: a {len(message.photo):,}-byte PNG]\n" if message.photo else ""
+        self.stream.write(f"{rule}\nto {message.chat}\n{photo}{message.plain_text or message.text}\n")
         self.stream.flush()
         return SendOutcome(True)
 
@@ -119,7 +120,10 @@ class TelegramSender:
                     False, retry_after=30.0, error=f"telegram: unable to reach the Bot API ({_reason(exc)})"
                 )
         try:
-            await self._send(message.chat, message.text, ParseMode.HTML, message.disable_preview)
+            if message.photo is not None:
+                await self._send_photo(message)
+            else:
+                await self._send(message.chat, message.text, ParseMode.HTML, message.disable_preview)
         except BadRequest as exc:
             if "can't parse entities" in exc.message.lower() and message.plain_text:
                 log.warning("Telegram rejected HTML; resending as plain text", extra={"chat": message.chat})
@@ -136,6 +140,13 @@ class TelegramSender:
         except TelegramError as exc:
             return _outcome(exc)
         return SendOutcome(True)
+
+    async def _send_photo(self, message: OutgoingMessage) -> None:
+        # Specs: https://core.telegram.org/bots/api#sendphoto (caption: 0-1024 characters)
+        chat_id: int | str = int(message.chat) if message.chat.lstrip("-").isdigit() else message.chat
+        await self.bot.send_photo(
+            chat_id, message.photo or b"", caption=message.text[:1024], parse_mode=ParseMode.HTML
+        )
 
     async def _send(self, chat: str, text: str, mode: ParseMode | None, no_preview: bool) -> None:
         chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat

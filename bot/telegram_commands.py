@@ -26,6 +26,8 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 
 from bot.matching import find_rules
@@ -63,9 +65,22 @@ at once (alerts), in one message a day (digest), or both. The same story from ma
 /digest_at HH:MM: when the daily digest comes (now {digest_at})
 /timezone <i>Area/City</i>: e.g. /timezone Europe/London (now {timezone})
 /pause and /resume: stop and restart all messages
-/digest: the digest now (what is new since your last one)"""
+/digest: the digest now (what is new since your last one)
+/trends: a chart of the last 14 days of what you follow
+
+<b>From an article</b>
+Send me a link or paste an article: I offer the people and topics it names to follow."""
 
 ADMIN_HELP = "\n\n<b>Admin</b>\n/stats, /feeds, /reload"
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleOffer:
+    """What an article sent to the bot names: watchlist rules to follow, and new phrases to track."""
+
+    rules: tuple[Rule, ...] = ()
+    phrases: tuple[str, ...] = ()
+    error: str | None = None
 
 
 @dataclass
@@ -81,6 +96,8 @@ class BotServices:
     feeds: Callable[[], str]
     clock: Callable[[], datetime]
     default_timezone: str = "Europe/London"
+    trends_chart: Callable[[str], Awaitable[bytes | None]] | None = None  # PNG of a chat's follows
+    suggest_article: Callable[[str], Awaitable[ArticleOffer]] | None = None
     admins: frozenset[int] = frozenset()
     allowed_users: frozenset[int] | None = None
     commands_per_minute: int = 20
@@ -129,10 +146,14 @@ class Commands:
             "stats": self.stats_command,
             "feeds": self.feeds_command,
             "reload": self.reload_command,
+            "trends": self.trends_command,
         }
         for name, handler in commands.items():
             application.add_handler(CommandHandler(name, self._guard(handler, admin=name in ADMIN_COMMANDS)))
         application.add_handler(CallbackQueryHandler(self._guard(self.button_callback)))
+        # After the commands: plain text (a link or a pasted article) in a private chat.
+        articles = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
+        application.add_handler(MessageHandler(articles, self._guard(self.article_message)))
         application.add_error_handler(self.error_handler)
 
     # -- plumbing ------------------------------------------------------------------------------------------
@@ -284,16 +305,16 @@ class Commands:
                 "ending: /track deport*).",
             )
             return
+        await _reply(update, await self._track(chat, phrase))
+
+    async def _track(self, chat: ChatSettings, phrase: str) -> str:
         added = await _thread(
             self.s.store.subscribe, Subscription(chat.chat, tracked_id(phrase), "both", phrase)
         )
         await _thread(self.s.refresh_rules)
-        await _reply(
-            update,
-            f"Watching “{html.escape(phrase)}” from now on."
-            if added
-            else f"You already track “{html.escape(phrase)}”.",
-        )
+        if added:
+            return f"Watching “{html.escape(phrase)}” from now on."
+        return f"You already track “{html.escape(phrase)}”."
 
     async def untrack_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop watching a personal phrase."""
@@ -398,6 +419,65 @@ class Commands:
         if not await self.s.digest_now(chat.chat):
             await _reply(update, "Nothing new on what you follow since your last digest.")
 
+    async def trends_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Send a chart of the daily matched stories of what this chat follows, last 14 days."""
+        chat = await self._chat(update)
+        if not await _thread(self.s.store.subscriptions, chat.chat):
+            await _reply(update, "This chat follows nothing yet, so there are no trends to draw. /topics")
+            return
+        png = await self.s.trends_chart(chat.chat) if self.s.trends_chart else None
+        message = update.effective_message
+        if png is None or message is None:
+            await _reply(update, "No trends to show yet.")
+            return
+        # Specs: https://core.telegram.org/bots/api#sendphoto (a photo up to 10 MB, caption up to 1,024)
+        await message.reply_photo(
+            png, caption="Matched stories per day, last 14 days, for what this chat follows.", do_quote=False
+        )
+
+    async def article_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Offer the people and topics a linked or pasted article names, as buttons to follow or track."""
+        message = update.effective_message
+        text = (message.text or "") if message else ""
+        if self.s.suggest_article is None or not text.strip():
+            return
+        if "http" not in text and len(text.split()) < 40:
+            await _reply(
+                update,
+                "Send me a link to an article, or paste one, and I will offer what it names to follow. "
+                "Commands: /help",
+            )
+            return
+        await self._chat(update)
+        offer = await self.s.suggest_article(text[:100_000])
+        if offer.error is not None:
+            await _reply(update, f"Sorry, {html.escape(offer.error)}.")
+            return
+        buttons = [
+            [InlineKeyboardButton(f"➕ {r.name[:40]}", callback_data=f"f:{r.id}")]
+            for r in offer.rules
+            if len(f"f:{r.id}".encode()) <= 64
+        ]
+        buttons += [
+            [InlineKeyboardButton(f"🔎 track “{p[:40]}”", callback_data=f"k:{p}")]
+            for p in offer.phrases
+            if len(f"k:{p}".encode()) <= 64  # Bot API: callback_data is 1-64 bytes
+        ]
+        if not buttons:
+            await _reply(update, "I found nothing in it that I could offer to follow.")
+            return
+        lines = []
+        if offer.rules:
+            lines.append(
+                "This article names " + ", ".join(f"<b>{html.escape(r.name)}</b>" for r in offer.rules) + "."
+            )
+        if offer.phrases:
+            lines.append(
+                "New to the watchlist: " + ", ".join(f"“{html.escape(p)}”" for p in offer.phrases) + "."
+            )
+        lines.append("Tap to follow (➕) or to track the words (🔎).")
+        await _reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons))
+
     async def stats_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, self.s.stats())
 
@@ -410,11 +490,20 @@ class Commands:
     # -- buttons -------------------------------------------------------------------------------------------
 
     async def button_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Follow (f:), or toggle from the /topics keyboard (t:)."""
+        """Follow (f:), toggle from the /topics keyboard (t:), or track a phrase offered for an article (k:)."""
         query = update.callback_query
         assert query is not None
         chat = await self._chat(update)
         kind, _, rule_id = (query.data or "").partition(":")
+        if kind == "k":
+            try:
+                phrase = check_term(rule_id)
+            except ValueError:
+                await query.answer("That button is out of date.")
+                return
+            await query.answer(f"Tracking “{phrase}”")
+            await query.edit_message_text(await self._track(chat, phrase), parse_mode=ParseMode.HTML)
+            return
         rule = next((r for r in self.s.watchlist().rules if r.id == rule_id), None)
         if rule is None or kind not in ("f", "t"):
             await query.answer("That button is out of date; try /topics again.")

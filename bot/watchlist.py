@@ -85,6 +85,7 @@ class Channel:
     digest_at: time = time(8, 0)
     timezone: str = "Europe/London"
     origin: Origin = NOWHERE
+    weekly: bool = False  # also a weekly digest with the trends chart, on Mondays at digest_at
 
     def follows(self, rule_id: str) -> bool:
         return self.follow is None or rule_id in self.follow

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -122,6 +123,7 @@ outbox = Table(
     Column("via", String(20)),  # the sender it is for ("telegram", "console"); NULL: whichever runs
     Column("claim", String(36)),  # the sender that holds the message, until claimed_until
     Column("claimed_until", UTCDateTime()),
+    Column("photo", LargeBinary),  # a PNG sent with `text` as its caption (weekly trends chart)
     Index("ix_outbox_status", "status"),
 )
 

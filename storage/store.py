@@ -21,6 +21,7 @@ from bot.model import (
     Match,
     OutgoingMessage,
     RuleKind,
+    Sighting,
     Story,
     Subscription,
 )
@@ -552,7 +553,9 @@ def _due(now: datetime) -> Any:
 
 
 def _queued(row: Any) -> QueuedMessage:
-    message = OutgoingMessage(row["key"], row["chat"], row["text"], row["plain_text"], row["disable_preview"])
+    message = OutgoingMessage(
+        row["key"], row["chat"], row["text"], row["plain_text"], row["disable_preview"], row["photo"]
+    )
     return QueuedMessage(row["id"], message, row["attempts"])
 
 
@@ -625,7 +628,35 @@ def _outbox_row(m: OutgoingMessage, now: datetime, via: str | None = None) -> di
         "text": m.text,
         "plain_text": m.plain_text,
         "disable_preview": m.disable_preview,
+        "photo": m.photo,
         "status": "pending",
         "attempts": 0,
         "created_at": now,
     }
+
+
+# -- trends (issue 8) ---------------------------------------------------------------------------------------
+
+
+def sightings(store: Store, since: datetime, until: datetime) -> list[Sighting]:
+    """Every stored match of a story fetched in [since, until + 2 days), with the story's cluster and moment.
+
+    The moment is the published time when it is known and not after the fetch, else the fetch time.
+    """
+    query = (
+        select(matches.c.rule, stories.c.cluster_id, stories.c.published, stories.c.fetched_at)
+        .join(stories, matches.c.story_id == stories.c.id)
+        .where(stories.c.fetched_at >= since, stories.c.fetched_at < until + timedelta(days=2))
+    )
+    with store._read("read the trends") as conn:
+        rows = conn.execute(query).all()
+    return [
+        Sighting(rule, cluster, published if published is not None and published <= fetched else fetched)
+        for rule, cluster, published, fetched in rows
+    ]
+
+
+def has_message(store: Store, key: str) -> bool:
+    """Tell whether a message with this outbox key was ever queued (sent or not)."""
+    with store._read("read the outbox") as conn:
+        return conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first() is not None

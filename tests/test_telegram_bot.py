@@ -201,3 +201,54 @@ def test_digest_now_shows_a_new_follower_the_last_day(
     assert "newsbot digest" in digest["text"] and "boat crossings" in digest["text"]
     [again] = reply(user, "/digest")
     assert "Nothing new on what you follow" in again["text"]
+
+
+def _wait_for(condition: Any) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("condition not met in 10 s")
+
+
+def test_trends_and_an_article_sent_to_the_bot(
+    service: tuple[Service, Emulator, list[datetime]], feed_server: FeedServer
+) -> None:
+    running, emulator, clock = service
+    user = emulator.user(TOKEN, user_id=8, chat_id=8, first_name="Bo")
+
+    [nothing] = reply(user, "/trends")
+    assert "follows nothing yet" in nothing["text"]
+
+    # A pasted article: the bot offers the watchlist's people and topics it names, and new phrases.
+    article = (Path(__file__).parent / "data" / "seeds" / "002_eadb69334a1ca04a.txt").read_text()
+    user.send_text(article)
+    [record] = user.wait_bot_messages(1, timeout=30)
+    offer = record["message"]
+    assert "This article names" in offer["text"] and "Kemi Badenoch" in offer["text"]
+    data = [row[0]["callback_data"] for row in offer["reply_markup"]["inline_keyboard"]]
+    assert {"f:kemi-badenoch", "f:nigel-farage", "f:deporting-foreign-criminals"} <= set(data)
+    assert all(len(d.encode()) <= 64 for d in data)
+    tracks = [d for d in data if d.startswith("k:")]
+    assert tracks, data
+
+    user.click(record, "f:kemi-badenoch")
+    _wait_for(lambda: "kemi-badenoch" in {s.rule for s in running.app.store.subscriptions("8")})
+    user.click(record, tracks[0])
+    phrase = tracks[0].removeprefix("k:")
+    _wait_for(lambda: any(s.phrase == phrase for s in running.app.store.subscriptions("8")))
+
+    # Trends: a photo (a real PNG) of what the chat follows, once the feed has brought stories.
+    feed_server.publish("tg-news.xml", FEED.encode())
+    running.call(app.poll_all(running.app, running.app.watchlist.feeds))
+    user.send_command("/follow keir-starmer")
+    user.wait_bot_messages(1)
+    user.send_command("/trends")
+    [photo] = [m["message"] for m in user.wait_bot_messages(1, timeout=30)]
+    assert photo["photo"]["width"] >= 800 and photo["photo"]["size"] > 20_000
+    assert "last 14 days" in photo["caption"]
+
+    # Plain chat that is no article gets a hint, not an error.
+    user.send_text("hello there")
+    [hint] = [m["message"] for m in user.wait_bot_messages(1)]
+    assert "Send me a link" in hint["text"]

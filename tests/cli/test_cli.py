@@ -19,7 +19,9 @@ def run(argv: list[str], stdin: str = "", environ: dict[str, str] | None = None)
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.parametrize("command", ["run", "once", "demo", "check", "match", "dedup", "digest", "feeds"])
+@pytest.mark.parametrize(
+    "command", ["run", "once", "demo", "check", "match", "dedup", "digest", "feeds", "suggest", "trends"]
+)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"], {})
