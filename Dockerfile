@@ -10,7 +10,9 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     NEWSBOT_RULES=/app/rules \
-    NEWSBOT_DB=sqlite:////app/data/newsbot.db
+    NEWSBOT_DB=sqlite:////app/data/newsbot.db \
+    NEWSBOT_METRICS_HOST=0.0.0.0 \
+    NEWSBOT_METRICS_PORT=9464
 COPY --from=build /install /usr/local
 RUN useradd --system --create-home --home-dir /app --uid 10001 newsbot
 WORKDIR /app
@@ -18,5 +20,7 @@ COPY --chown=newsbot:newsbot rules ./rules
 RUN mkdir -p /app/data && chown newsbot:newsbot /app/data
 USER newsbot
 VOLUME ["/app/rules", "/app/data"]
-HEALTHCHECK --interval=5m --timeout=30s CMD ["newsbot", "check"]
+EXPOSE 9464
+HEALTHCHECK --interval=1m --timeout=10s --start-period=30s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=5)"]
 CMD ["newsbot", "run"]
