@@ -102,3 +102,37 @@ def test_binary_junk_is_an_error_not_a_crash() -> None:
 def test_html_to_text_handles_truncated_markup() -> None:
     assert html_to_text('<p>Rwanda ruling <a href="https://www.theguar') == "Rwanda ruling"
     assert html_to_text("<p>A</p><p>B &amp; C</p><script>x()</script>") == "A B & C"
+
+
+def _entity_feed(doctype: str, title: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{doctype}]><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{title}</title><description>d</description></item></channel></rss>"
+    ).encode()
+
+
+def test_an_entity_bomb_is_not_expanded() -> None:
+    lol = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    result = parse_feed(_entity_feed(lol, "a &lol9; b"), {}, "https://feeds.test/rss")
+    assert result.error is None and len(result.stories[0].title) < 100  # not a billion "lol"s
+
+
+def test_external_entities_are_never_read() -> None:
+    xxe = '<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+    result = parse_feed(_entity_feed(xxe, "leak &xxe;"), {}, "https://feeds.test/rss")
+    assert all("root:" not in s.title + s.summary for s in result.stories)
+
+
+def test_a_huge_entity_repeated_is_clipped() -> None:
+    huge = '<!ENTITY a "' + "x" * 100_000 + '">'
+    result = parse_feed(_entity_feed(huge, "&a;" * 2_000), {}, "https://feeds.test/rss")
+    assert result.error is None and len(result.stories[0].title) <= 1_000
+
+
+def test_a_utf8_bom_and_a_wrong_declared_encoding_still_parse() -> None:
+    body = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Zoë’s café — ‘news’</title></item></channel></rss>"
+    )
+    result = parse_feed(b"\xef\xbb\xbf" + body.encode(), {}, "https://feeds.test/rss")
+    assert [s.title for s in result.stories] == ["Zoë’s café — ‘news’"]
