@@ -424,6 +424,7 @@ def _poller(app: App, fetcher: Fetcher) -> Poller:
         app.settings.concurrency,
         owner=app.owner,
         on_report=app.metrics.polled,
+        lease=app.settings.poll_lease,
     )
 
 

@@ -40,6 +40,7 @@ ENVIRONMENT = {
     "NEWSBOT_POLL_MIN": "poll_min",
     "NEWSBOT_POLL_MAX": "poll_max",
     "NEWSBOT_ROLE": "role",
+    "NEWSBOT_POLL_LEASE": "poll_lease",
     "NEWSBOT_METRICS_PORT": "metrics_port",
     "NEWSBOT_METRICS_HOST": "metrics_host",
 }
@@ -58,6 +59,7 @@ class Settings(BaseModel):
     poll_every: timedelta = timedelta(minutes=15)  # a feed's first interval; then it adapts
     poll_min: timedelta = timedelta(minutes=2)  # adaptive intervals stay within these bounds
     poll_max: timedelta = timedelta(hours=2)
+    poll_lease: timedelta = timedelta(minutes=10)  # a dead poller's feeds go to another after this
     concurrency: int = Field(default=20, ge=1, le=500)
     dedup_window: timedelta = timedelta(hours=48)
     retention: timedelta = timedelta(days=30)
@@ -80,6 +82,8 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:
+        if self.poll_lease < timedelta(seconds=2):
+            raise ValueError(f"NEWSBOT_POLL_LEASE ({self.poll_lease}) must be at least 2s")
         if self.poll_min > self.poll_max:
             raise ValueError(
                 f"NEWSBOT_POLL_MIN ({self.poll_min}) is longer than NEWSBOT_POLL_MAX ({self.poll_max})"
@@ -111,7 +115,7 @@ class Settings(BaseModel):
             return value
         return parse_duration(int(value) if isinstance(value, str) and value.isdigit() else value)
 
-    @field_validator("dedup_window", "retention", mode="before")
+    @field_validator("dedup_window", "retention", "poll_lease", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if isinstance(value, str):
