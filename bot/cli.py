@@ -26,6 +26,7 @@ from bot.pipeline import PollReport, feed_health
 from bot.rulefiles import load_watchlist, rule_files
 from bot.settings import Settings
 from bot.watchlist import parse_span
+from storage import schema_revision, upgrade_database
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -115,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
         help="queue and deliver it (Telegram, or the console) and remember it as the chat's last digest",
     )
     command("feeds", "each feed's health: last success, last error, items, next poll")
+    p = command(
+        "db",
+        "the database schema: `db upgrade` applies the migrations it lacks, `db current` shows its revision",
+    )
+    p.add_argument(
+        "action", choices=["upgrade", "current"], help="upgrade: migrate to the latest; current: show"
+    )
     return parser
 
 
@@ -152,6 +160,7 @@ def main(
         "dedup": _dedup,
         "digest": _digest,
         "feeds": _feeds,
+        "db": _db,
     }[args.command]
     try:
         return handler(args, settings, out, stdin)
@@ -374,6 +383,26 @@ def _feeds(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
         return EXIT_OK
     finally:
         application.close()
+
+
+def _db(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    if args.action == "upgrade":
+        before, after = upgrade_database(settings.db)
+        if before.current == after.current:
+            out.print(f"{after.url}: schema already at the latest revision, {after.current}.")
+        else:
+            out.print(f"{after.url}: schema upgraded from {before.current or 'nothing'} to {after.current}.")
+        return EXIT_OK
+    revision = schema_revision(settings.db)
+    if revision.is_latest:
+        out.print(f"{revision.url}: schema revision {revision.current} (the latest).")
+    else:
+        current = revision.current or "none (an empty database)"
+        out.print(
+            f"{revision.url}: schema revision {current}; the latest is {revision.latest}: "
+            "run `newsbot db upgrade` (or any command that opens the database)."
+        )
+    return EXIT_OK
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
