@@ -3,12 +3,13 @@
 Used by the test fixtures (when NEWSBOT_TEST_POSTGRES_URL is not set) and by `.ci/run`, and by hand:
 
     python3 tests/helpers/pgserver.py find            # the folder of pg_ctl/initdb, or exit status 1
-    eval "$(python3 tests/helpers/pgserver.py start)"   # exports NEWSBOT_TEST_POSTGRES_URL and _DIR
+    eval "$(python3 tests/helpers/pgserver.py start $$)"  # exports NEWSBOT_TEST_POSTGRES_URL and _DIR
     python3 tests/helpers/pgserver.py stop "$NEWSBOT_TEST_POSTGRES_DIR"
 
 Standard library only, so it runs before the project's virtualenv exists. The cluster is for tests only:
 fsync is off, and it listens on 127.0.0.1 with a generated password (scram-sha-256). As root it runs as
-the `postgres` user (initdb refuses root).
+the `postgres` user (initdb refuses root). Each cluster records the process it serves (the test run, or
+the shell given to `start`); starting a cluster first stops those whose process has died (a killed run).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+PREFIX = "newsbot-pg-"
 USER = "newsbot"
 DATABASE = "newsbot_test"
 TOOLS = ("initdb", "pg_ctl", "postgres", "createdb")
@@ -65,7 +67,8 @@ def _version(name: str) -> tuple[int, ...]:
 class PostgresServer:
     """One cluster in a fresh temporary folder: `start()` returns its URL, `stop()` removes everything."""
 
-    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="newsbot-pg-")))
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=PREFIX)))
+    serves: int = field(default_factory=os.getpid)
 
     @property
     def data(self) -> Path:
@@ -75,6 +78,8 @@ class PostgresServer:
         binaries = find_binaries()
         if binaries is None:
             raise PostgresUnavailable("no PostgreSQL binaries (initdb, pg_ctl) found; install postgresql")
+        stop_orphans()
+        (self.root / "serves").write_text(str(self.serves))
         owner = _owner()
         password = secrets.token_urlsafe(18)
         pwfile = self.root / "pwfile"
@@ -181,6 +186,27 @@ class PostgresServer:
             )
 
 
+def stop_orphans() -> None:
+    """Stop the test clusters whose test run or shell has died without stopping them."""
+    for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            serves = int((root / "serves").read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(serves):
+            PostgresServer(root).stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _owner() -> pwd.struct_passwd | None:
     """The user the server runs as: ourselves, or `postgres` (else `nobody`) when we are root."""
     if os.geteuid() != 0:
@@ -209,8 +235,8 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "stop":
         PostgresServer(Path(argv[1])).stop()
         return 0
-    if argv == ["start"]:
-        server = PostgresServer()
+    if len(argv) == 2 and argv[0] == "start" and argv[1].isdigit():
+        server = PostgresServer(serves=int(argv[1]))
         try:
             url = server.start()
         except PostgresUnavailable as exc:
