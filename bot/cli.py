@@ -29,6 +29,7 @@ from bot.rulefiles import load_watchlist, render_draft, rule_files
 from bot.settings import ROLES, Settings
 from bot.trends import Trends
 from bot.watchlist import parse_span
+from storage import schema_revision, upgrade_database
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -138,6 +139,13 @@ def _parser() -> argparse.ArgumentParser:
     command("stats", "what is stored: stories, clusters, matches, feeds by health, the outbox, chats")
     _suggest_parser(command)
     _trends_parser(command)
+    p = command(
+        "db",
+        "the database schema: `db upgrade` applies the migrations it lacks, `db current` shows its revision",
+    )
+    p.add_argument(
+        "action", choices=["upgrade", "current"], help="upgrade: migrate to the latest; current: show"
+    )
     return parser
 
 
@@ -183,6 +191,7 @@ def main(
         "stats": _stats,
         "suggest": _suggest,
         "trends": _trends,
+        "db": _db,
     }[args.command]
     try:
         return handler(args, settings, out, stdin)
@@ -457,6 +466,26 @@ def _stats(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
         return EXIT_OK
     finally:
         application.close()
+
+
+def _db(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    if args.action == "upgrade":
+        before, after = upgrade_database(settings.db)
+        if before.current == after.current:
+            out.print(f"{after.url}: schema already at the latest revision, {after.current}.")
+        else:
+            out.print(f"{after.url}: schema upgraded from {before.current or 'nothing'} to {after.current}.")
+        return EXIT_OK
+    revision = schema_revision(settings.db)
+    if revision.is_latest:
+        out.print(f"{revision.url}: schema revision {revision.current} (the latest).")
+    else:
+        current = revision.current or "none (an empty database)"
+        out.print(
+            f"{revision.url}: schema revision {current}; the latest is {revision.latest}: "
+            "run `newsbot db upgrade` (or any command that opens the database)."
+        )
+    return EXIT_OK
 
 
 def _span(seconds: float | None) -> str:

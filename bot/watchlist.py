@@ -254,11 +254,12 @@ def _shares_word(a: str, b: str) -> bool:
 
 
 TRACK_PREFIX = "track:"
+MAX_RULE_ID = 100  # storage keeps rule ids in VARCHAR(100), which PostgreSQL enforces
 
 
 def tracked_id(phrase: str) -> str:
     """The rule id of a personal /track phrase: `track:` and its normalised words."""
-    return TRACK_PREFIX + "-".join(words(phrase))[:120]
+    return TRACK_PREFIX + "-".join(words(phrase))[: MAX_RULE_ID - len(TRACK_PREFIX)]
 
 
 def with_tracked(watchlist: Watchlist, phrases: Iterable[str]) -> Watchlist:

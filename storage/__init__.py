@@ -1,5 +1,23 @@
 """newsbot's persistence: SQLAlchemy Core over SQLite (default) or PostgreSQL, migrated with Alembic."""
 
-from storage.store import QueuedMessage, Stats, Store, StoredStory, open_store
+from storage.store import (
+    QueuedMessage,
+    SchemaRevision,
+    Stats,
+    Store,
+    StoredStory,
+    open_store,
+    schema_revision,
+    upgrade_database,
+)
 
-__all__ = ["QueuedMessage", "Stats", "Store", "StoredStory", "open_store"]
+__all__ = [
+    "QueuedMessage",
+    "SchemaRevision",
+    "Stats",
+    "Store",
+    "StoredStory",
+    "open_store",
+    "schema_revision",
+    "upgrade_database",
+]

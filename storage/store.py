@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, true, update
+from sqlalchemy import Column, Connection, Engine, Table, and_, delete, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from bot.errors import StorageError
 from bot.model import (
@@ -26,7 +30,7 @@ from bot.model import (
     Subscription,
 )
 from storage.engine import make_engine, redacted
-from storage.migrations import migrate
+from storage.migrations import current_revision, head_revision, migrate
 from storage.schema import chats, digests, feeds, matches, outbox, stories, subscriptions
 
 _CHUNK = 400
@@ -44,6 +48,10 @@ _FEED_STATE = (
     feeds.c.fetch_url,
     feeds.c.poll_interval,
 )
+_ATTEMPTS = 5  # for a unit of work PostgreSQL aborted to break a deadlock
+_TRANSIENT = {"40001", "40P01"}  # SQLSTATE serialization_failure, deadlock_detected
+_INDEX_BYTES = 2600  # a PostgreSQL btree entry holds at most 2704 bytes
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,7 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = redacted(url)
+        self._password = make_url(url).password
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,6 +121,7 @@ class Store:
             "lease_owner": None,
             "lease_until": None,
         }
+        values = _fit(feeds, values)
         with self._write("record a fetch") as conn:
             done = conn.execute(update(feeds).where(feeds.c.url == state.url).values(**values)).rowcount
             if not done:
@@ -122,14 +132,21 @@ class Store:
 
         `listed` holds (url, name) pairs. A retired feed keeps its history and is polled again if relisted.
         """
-        with self._write("register feeds") as conn:
-            known = set(conn.execute(select(feeds.c.url)).scalars())
+        wanted = {url for url, _ in listed}
+
+        def sync(conn: Connection) -> None:
+            rows = conn.execute(select(feeds.c.url, feeds.c.active)).all()
+            known = {row.url: row.active for row in rows}
             fresh = [{"url": url, "name": name, "active": True} for url, name in listed if url not in known]
-            for chunk in _chunks(fresh):
-                _insert_ignore(conn, feeds, list(chunk))
-            conn.execute(update(feeds).values(active=False))
-            for chunk in _chunks([url for url, _ in listed]):
-                conn.execute(update(feeds).where(feeds.c.url.in_(chunk)).values(active=True))
+            _insert_ignore(conn, feeds, fresh)
+            # Only rows that change, in key order, so pollers starting together do not deadlock.
+            retire = sorted(url for url, active in known.items() if active and url not in wanted)
+            revive = sorted(url for url, active in known.items() if not active and url in wanted)
+            for urls, active in ((retire, False), (revive, True)):
+                for chunk in _chunks(urls):
+                    conn.execute(update(feeds).where(feeds.c.url.in_(chunk)).values(active=active))
+
+        self._retrying("register feeds", sync)
 
     def claim_feeds(self, owner: str, now: datetime, limit: int, lease: timedelta) -> list[FeedState]:
         """Lease up to `limit` listed feeds that are due, for one poller; none is handed to two pollers.
@@ -147,7 +164,8 @@ class Store:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self._write("claim feeds") as conn:
+
+        def take(conn: Connection) -> list[FeedState]:
             urls = list(conn.execute(pick).scalars())
             if not urls:
                 return []
@@ -160,6 +178,8 @@ class Store:
                 select(*_FEED_STATE).where(feeds.c.url.in_(urls), feeds.c.lease_owner == owner)
             ).mappings()
             return [FeedState(**row) for row in rows]
+
+        return self._retrying("claim feeds", take)
 
     def release_feeds(self, owner: str, urls: Sequence[str] | None = None) -> int:
         """End a poller's leases (all of them, or on `urls`) without polling: the feeds are due again."""
@@ -182,10 +202,14 @@ class Store:
         """Return the stories not stored before (by id or canonical URL), each once, in input order."""
         seen_ids: set[str] = set()
         seen_urls: set[str] = set()
+        keys = [
+            (_fit_value(stories.c.id, s.id), _fit_value(stories.c.canonical_url, s.canonical_url))
+            for s in candidates
+        ]
         with self._read("look up stories") as conn:
-            for chunk in _chunks(candidates):
-                ids = [s.id for s in chunk]
-                urls = [s.canonical_url for s in chunk if s.canonical_url]
+            for chunk in _chunks(keys):
+                ids = [story_id for story_id, _ in chunk]
+                urls = [url for _, url in chunk if url]
                 query = select(stories.c.id, stories.c.canonical_url).where(
                     or_(stories.c.id.in_(ids), stories.c.canonical_url.in_(urls))
                 )
@@ -194,29 +218,36 @@ class Store:
                     if row.canonical_url:
                         seen_urls.add(row.canonical_url)
         fresh = []
-        for story in candidates:
-            if story.id in seen_ids or (story.canonical_url and story.canonical_url in seen_urls):
+        for story, (story_id, url) in zip(candidates, keys, strict=True):
+            if story_id in seen_ids or (url and url in seen_urls):
                 continue
-            seen_ids.add(story.id)
-            if story.canonical_url:
-                seen_urls.add(story.canonical_url)
+            seen_ids.add(story_id)
+            if url:
+                seen_urls.add(url)
             fresh.append(story)
         return fresh
 
     def save_stories(self, items: Sequence[StoredStory], fetched_at: datetime) -> list[str]:
-        """Store new stories with their cluster and matches; return the ids actually inserted."""
+        """Store new stories with their cluster and matches; return the ids actually inserted.
+
+        Safe against other workers saving the same stories at the same time: a story (by id or canonical
+        URL) goes in once, and only the worker that inserted it gets its id back (and alerts it).
+        """
         if not items:
             return []
-        inserted: list[str] = []
-        with self._write("save stories") as conn:
-            for item in items:
-                row = _story_row(item, fetched_at)
-                if _insert_ignore(conn, stories, [row]) == 0:
-                    continue  # stored meanwhile by another worker: never twice
+
+        def save(conn: Connection) -> list[str]:
+            inserted: list[str] = []
+            for item in sorted(items, key=lambda i: i.story.id):  # one lock order for every worker
+                if _insert_ignore(conn, stories, [_story_row(item, fetched_at)]) == 0:
+                    continue  # stored before, or meanwhile by another worker: never twice
                 inserted.append(item.story.id)
                 if item.matches:
-                    conn.execute(matches.insert(), [_match_row(item.story.id, m) for m in item.matches])
-        return inserted
+                    rows = [_fit(matches, _match_row(item.story.id, m)) for m in item.matches]
+                    conn.execute(matches.insert(), rows)
+            return inserted
+
+        return self._retrying("save stories", save)
 
     def recent_stories(self, since: datetime) -> list[tuple[Story, str]]:
         """Return stories fetched since a time with their cluster ids, oldest first (to rebuild the index)."""
@@ -279,11 +310,12 @@ class Store:
 
     def enqueue(self, messages: Iterable[OutgoingMessage], now: datetime, via: str | None = None) -> int:
         """Queue messages for a sender (`via`); a key queued before is ignored. Return how many were new."""
+        # In the order given: that is the order they are sent in (a chart before its digest, part 1 before
+        # part 2). Two writers racing on the same keys may deadlock; `_retrying` runs the loser again.
         rows = [_outbox_row(m, now, via) for m in messages]
         if not rows:
             return 0
-        with self._write("queue messages") as conn:
-            return _insert_ignore(conn, outbox, rows)
+        return self._retrying("queue messages", lambda conn: _insert_ignore(conn, outbox, rows))
 
     def pending(self, now: datetime, limit: int = 100) -> list[QueuedMessage]:
         """Return queued messages that are due, oldest first (without claiming them)."""
@@ -297,14 +329,24 @@ class Store:
         """Take due messages for sending until `now + lease`; a crashed sender's claims expire and are retaken.
 
         Messages are marked `sending` under a fresh claim token in one transaction, so two senders never
-        take the same message. A sender that dies after claiming loses nothing: after the lease the message
-        is due again. (Telegram has no idempotency key: a sender killed after Telegram accepted a message
-        but before `mark_sent` committed will send that message again. That window is one database commit.)
+        take the same message: on PostgreSQL the due rows are locked with `FOR UPDATE SKIP LOCKED`, so
+        concurrent senders take disjoint batches without waiting for each other; SQLite serialises writers,
+        and the update re-checks that each row is still due. A sender that dies after claiming loses
+        nothing: after the lease the message is due again. (Telegram has no idempotency key: a sender
+        killed after Telegram accepted a message but before `mark_sent` committed will send that message
+        again. That window is one database commit.)
         """
         token = uuid.uuid4().hex
         mine = or_(outbox.c.via.is_(None), outbox.c.via == via) if via else true()
-        with self._write("claim messages") as conn:
-            query = select(outbox.c.id).where(_due(now), mine).order_by(outbox.c.id).limit(limit)
+
+        def take(conn: Connection) -> list[QueuedMessage]:
+            query = (
+                select(outbox.c.id)
+                .where(_due(now), mine)
+                .order_by(outbox.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+            )
             ids = list(conn.execute(query).scalars())
             if not ids:
                 return []
@@ -317,6 +359,8 @@ class Store:
                 select(outbox).where(outbox.c.claim == token).order_by(outbox.c.id)
             ).mappings()
             return [_queued(r) for r in rows]
+
+        return self._retrying("claim messages", take)
 
     def mark_sent(self, message_id: int, now: datetime) -> None:
         with self._write("mark a message sent") as conn:
@@ -342,6 +386,7 @@ class Store:
             "claimed_until": None,
         }
         values |= {"not_before": retry_at, "status": "pending"} if retry_at else {"status": "failed"}
+        values = _fit(outbox, values)
         with self._write("mark a message failed") as conn:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(**values))
 
@@ -355,14 +400,17 @@ class Store:
         self, chat: str, until: datetime, messages: Sequence[OutgoingMessage], via: str | None = None
     ) -> None:
         """Queue a digest's messages and move the chat's digest mark, in one transaction."""
-        with self._write("record a digest") as conn:
-            if messages:
-                _insert_ignore(conn, outbox, [_outbox_row(m, until, via) for m in messages])
+        rows = [_outbox_row(m, until, via) for m in messages]  # in sending order, as in `enqueue`
+
+        def record(conn: Connection) -> None:
+            _insert_ignore(conn, outbox, rows)
             if (
                 conn.execute(update(digests).where(digests.c.chat == chat).values(last_until=until)).rowcount
                 == 0
             ):
                 _insert_ignore(conn, digests, [{"chat": chat, "last_until": until}])
+
+        self._retrying("record a digest", record)
 
     # -- chats and subscriptions ---------------------------------------------------------------------------
 
@@ -405,6 +453,7 @@ class Store:
 
     def update_chat(self, chat: str, **values: Any) -> None:
         """Change a chat's settings (timezone, digest_at, paused, active)."""
+        values = _fit(chats, values)
         with self._write("update a chat") as conn:
             conn.execute(update(chats).where(chats.c.chat == chat).values(**values))
 
@@ -475,6 +524,24 @@ class Store:
 
     _write = _read
 
+    def _retrying(self, what: str, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction, again if PostgreSQL aborted it to break a deadlock.
+
+        Only for work that may safely run twice: inserts that skip what exists, claims of what is due.
+        """
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt < _ATTEMPTS and getattr(exc.orig, "sqlstate", None) in _TRANSIENT:
+                    time.sleep(random.uniform(0, 0.02 * attempt))
+                    continue
+                raise _storage_error(what, exc, self.url, self._password) from None
+            except SQLAlchemyError as exc:
+                raise _storage_error(what, exc, self.url, self._password) from None
+        raise AssertionError("unreachable")
+
 
 class _Transaction:
     def __init__(self, store: Store, what: str) -> None:
@@ -488,44 +555,99 @@ class _Transaction:
             conn: Connection = self._context.__enter__()
             return conn
         except SQLAlchemyError as exc:
-            raise _storage_error(self.what, exc, self.store.url) from None
+            raise _storage_error(self.what, exc, self.store.url, self.store._password) from None
 
     def __exit__(self, *exc_info: Any) -> None:
         try:
             self._context.__exit__(*exc_info)
         except SQLAlchemyError as exc:
-            raise _storage_error(self.what, exc, self.store.url) from None
+            raise _storage_error(self.what, exc, self.store.url, self.store._password) from None
         if exc_info[0] is not None and isinstance(exc_info[1], SQLAlchemyError):
-            raise _storage_error(self.what, exc_info[1], self.store.url) from None
+            raise _storage_error(self.what, exc_info[1], self.store.url, self.store._password) from None
 
 
-def _storage_error(what: str, exc: SQLAlchemyError, url: str) -> StorageError:
+def _storage_error(what: str, exc: BaseException, url: str, password: str | None) -> StorageError:
     reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+    if password:  # drivers never print it today; make sure no future message does
+        reason = reason.replace(password, "***")
     return StorageError(f"storage: unable to {what} ({url}): {reason}")
 
 
 def open_store(url: str) -> Store:
-    """Open (creating and migrating if needed) the database at a SQLAlchemy URL."""
+    """Open (creating and migrating if needed) the database at a SQLAlchemy URL.
+
+    Workers starting together are safe: migrations run one at a time (see `storage.migrations.migrate`).
+    """
+    engine = _engine(url, "open the database")
+    _translating(url, "open the database", lambda: migrate(engine), engine)
+    return Store(engine, url)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaRevision:
+    url: str  # the database, password hidden
+    current: str | None  # None: never migrated
+    latest: str  # the newest revision this code knows
+
+    @property
+    def is_latest(self) -> bool:
+        return self.current == self.latest
+
+
+def upgrade_database(url: str) -> tuple[SchemaRevision, SchemaRevision]:
+    """Apply every migration the database lacks; return its revision before and after."""
+    engine = _engine(url, "upgrade the database")
+    try:
+        before = _translating(url, "read the schema revision", lambda: _revision(engine, url), engine)
+        _translating(url, "upgrade the database", lambda: migrate(engine), engine)
+        return before, _translating(url, "read the schema revision", lambda: _revision(engine, url), engine)
+    finally:
+        engine.dispose()
+
+
+def schema_revision(url: str) -> SchemaRevision:
+    """Return the database's schema revision and the latest one, changing nothing."""
+    engine = _engine(url, "read the schema revision")
+    try:
+        return _translating(url, "read the schema revision", lambda: _revision(engine, url), engine)
+    finally:
+        engine.dispose()
+
+
+def _revision(engine: Engine, url: str) -> SchemaRevision:
+    with engine.connect() as conn:
+        return SchemaRevision(redacted(url), current_revision(conn), head_revision())
+
+
+def _engine(url: str, what: str) -> Engine:
     try:
         shown = redacted(url)
     except (ArgumentError, ValueError):  # its message repeats the URL, password included: say it our way
         raise StorageError(
-            "storage: unable to open the database: NEWSBOT_DB is not a database URL "
+            f"storage: unable to {what}: NEWSBOT_DB is not a database URL "
             "(expected e.g. sqlite:///data/newsbot.db or postgresql+psycopg://user:password@host/db)"
         ) from None
     try:
-        engine = make_engine(url)
-        migrate(engine)
-    except SQLAlchemyError as exc:
-        raise _storage_error("open the database", exc, shown) from None
-    except (OSError, ValueError) as exc:
-        raise StorageError(f"storage: unable to open the database ({shown}): {exc}") from None
+        return make_engine(url)
     except ImportError as exc:
         raise StorageError(
-            f"storage: unable to open the database ({shown}): its driver is missing ({exc.name}); "
+            f"storage: unable to {what} ({shown}): its driver is missing ({exc.name}); "
             "for PostgreSQL install newsbot[postgres]"
         ) from None
-    return Store(engine, url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise _storage_error(what, exc, shown, make_url(url).password) from None
+
+
+def _translating(url: str, what: str, work: Callable[[], T], engine: Engine) -> T:
+    """Run work, turning database errors into a StorageError without the password (engine closed)."""
+    try:
+        return work()
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        engine.dispose()
+        raise _storage_error(what, exc, redacted(url), make_url(url).password) from None
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
@@ -537,10 +659,38 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
         statement = postgresql.insert(table).on_conflict_do_nothing()
     else:
         raise StorageError(f"storage: unsupported database {dialect!r}; use SQLite or PostgreSQL")
+    # Without it, psycopg 3 reports an INSERT's rowcount as -1 once SQLAlchemy has closed the cursor.
+    statement = statement.execution_options(preserve_rowcount=True)
     total = 0
     for row in rows:
-        total += conn.execute(statement, row).rowcount
+        total += conn.execute(statement, _fit(table, row)).rowcount
     return total
+
+
+def _fit(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Make text values storable on every backend, the same way on each (see `_fit_value`)."""
+    return {name: _fit_value(table.c[name], value) for name, value in values.items()}
+
+
+def _fit_value(column: Column[Any], value: Any) -> Any:
+    """Drop NUL characters (PostgreSQL rejects them) and keep within the column's length (PostgreSQL
+    enforces VARCHAR(n), SQLite does not): text is cut; a key is cut and suffixed with a hash of the
+    whole, so distinct keys stay distinct and the same key always maps to the same stored value."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "")
+    length = getattr(column.type, "length", None)
+    if not length:
+        return value
+    if not (column.primary_key or column.unique):
+        return value[:length]
+    if len(value) <= length and len(value.encode()) <= _INDEX_BYTES:
+        return value
+    suffix = "#" + hashlib.sha256(value.encode()).hexdigest()[:24]
+    head = value[: length - len(suffix)]
+    while len(head.encode()) > _INDEX_BYTES - len(suffix):
+        head = head[: len(head) * 3 // 4]
+    return head + suffix
 
 
 def _due(now: datetime) -> Any:

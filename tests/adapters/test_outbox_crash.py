@@ -1,7 +1,8 @@
 """The outbox under process death: a sender killed (SIGKILL) between any two steps loses no message.
 
-Each case runs the sending steps in a real child process against a real SQLite file and kills it at one
-step; then a fresh sender recovers from the database alone and the deliveries are counted.
+Each case runs the sending steps in a real child process against a real database (a SQLite file, and a
+PostgreSQL schema) and kills it at one step; then a fresh sender recovers from the database alone and the
+deliveries are counted.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -73,27 +74,27 @@ def run_child(url: str, step: str) -> int:
 
 def recover(url: str, at: datetime) -> list[str]:
     sender = CountingSender()
-    asyncio.run(flush_outbox(open_store(url), sender, lambda: at))
+    with closing(open_store(url)) as store:
+        asyncio.run(flush_outbox(store, sender, lambda: at))
     return sender.delivered
 
 
 @pytest.mark.parametrize("step", ["after_enqueue", "after_claim", "after_mark"])
-def test_a_killed_sender_neither_loses_nor_repeats_a_message(tmp_path: Path, step: str) -> None:
-    url = f"sqlite:///{tmp_path}/outbox.db"
-    before = run_child(url, step)
-    soon = recover(url, NOW + timedelta(seconds=1))
-    later = recover(url, NOW + CLAIM_LEASE + timedelta(seconds=1))
+def test_a_killed_sender_neither_loses_nor_repeats_a_message(db_url: str, step: str) -> None:
+    before = run_child(db_url, step)
+    soon = recover(db_url, NOW + timedelta(seconds=1))
+    later = recover(db_url, NOW + CLAIM_LEASE + timedelta(seconds=1))
     if step == "after_claim":
         assert soon == []  # the dead sender's claim holds until its lease runs out
     assert before + len(soon) + len(later) == 1
-    assert open_store(url).stats().outbox_sent == 1
-    assert recover(url, NOW + timedelta(days=1)) == []
+    with closing(open_store(db_url)) as store:
+        assert store.stats().outbox_sent == 1
+    assert recover(db_url, NOW + timedelta(days=1)) == []
 
 
-def test_killed_after_telegram_accepted_it_is_sent_again_not_lost(tmp_path: Path) -> None:
+def test_killed_after_telegram_accepted_it_is_sent_again_not_lost(db_url: str) -> None:
     # The one window the Bot API cannot close (it has no idempotency key): the message went out, the
     # sender died before recording it. newsbot errs on the side of delivery.
-    url = f"sqlite:///{tmp_path}/outbox.db"
-    before = run_child(url, "after_send")
-    after = recover(url, NOW + CLAIM_LEASE + timedelta(seconds=1))
+    before = run_child(db_url, "after_send")
+    after = recover(db_url, NOW + CLAIM_LEASE + timedelta(seconds=1))
     assert (before, len(after)) == (1, 1)

@@ -1,7 +1,10 @@
-"""Storage against a real SQLite database: migrations, never-twice stories, the outbox, digest marks."""
+"""Storage against real SQLite and PostgreSQL: migrations, never-twice stories, the outbox, digest marks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from sqlalchemy import inspect
 
 from bot.errors import StorageError
 from bot.model import FeedState, Field, Match, OutgoingMessage, RuleKind, Story
+from bot.watchlist import tracked_id
 from storage import Store, StoredStory, open_store
 
 T0 = datetime(2023, 11, 15, 10, 0, tzinfo=UTC)
@@ -17,8 +21,10 @@ MATCH = Match("rwanda", RuleKind.TOPIC, "Rwanda", Field.TITLE, "Rwanda", 100.0, 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path}/sub/dir/newsbot.db")
+def store(db_url: str) -> Iterator[Store]:
+    store = open_store(db_url)
+    yield store
+    store.close()
 
 
 def story(sid: str, url: str = "", title: str = "Rwanda ruling") -> Story:
@@ -30,7 +36,16 @@ def test_open_creates_the_folder_and_migrates(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b" / "c.db").exists()
     tables = set(inspect(store.engine).get_table_names())
     assert {"feeds", "stories", "matches", "outbox", "digests", "alembic_version"} <= tables
-    open_store(f"sqlite:///{tmp_path}/a/b/c.db")  # a second open finds it current
+    store.close()
+    open_store(f"sqlite:///{tmp_path}/a/b/c.db").close()  # a second open finds it current
+
+
+def test_open_migrates_an_empty_database_once(db_url: str) -> None:
+    with closing(open_store(db_url)) as store:
+        tables = set(inspect(store.engine).get_table_names())
+        assert {"feeds", "stories", "matches", "outbox", "digests", "chats", "alembic_version"} <= tables
+    with closing(open_store(db_url)) as store:  # a second open finds it current
+        assert store.stats().stories == 0
 
 
 def test_a_story_is_never_stored_twice_by_id_or_canonical_url(store: Store) -> None:
@@ -47,12 +62,12 @@ def test_a_story_is_never_stored_twice_by_id_or_canonical_url(store: Store) -> N
     assert store.save_stories([StoredStory(story("a"), "a", ())], T0) == []
 
 
-def test_stories_survive_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/db.sqlite"
-    open_store(url).save_stories([StoredStory(story("a", "https://x.test/1"), "a", (MATCH,))], T0)
-    reopened = open_store(url)
-    assert reopened.unseen([story("a")]) == []
-    [(restored, cluster)] = reopened.recent_stories(T0 - timedelta(hours=1))
+def test_stories_survive_a_restart(db_url: str) -> None:
+    with closing(open_store(db_url)) as store:
+        store.save_stories([StoredStory(story("a", "https://x.test/1"), "a", (MATCH,))], T0)
+    with closing(open_store(db_url)) as reopened:
+        assert reopened.unseen([story("a")]) == []
+        [(restored, cluster)] = reopened.recent_stories(T0 - timedelta(hours=1))
     assert restored.id == "a" and cluster == "a" and restored.published == T0
 
 
@@ -123,3 +138,51 @@ def test_a_sender_only_claims_messages_queued_for_it(store: Store) -> None:
     lease = timedelta(minutes=2)
     assert [q.message.key for q in store.claim(T0, lease, via="console")] == ["c"]
     assert [q.message.key for q in store.claim(T0, lease, via="telegram")] == ["t"]
+
+
+def test_oversized_text_and_nul_characters_are_stored_alike_on_every_backend(store: Store) -> None:
+    # PostgreSQL enforces VARCHAR(n) and rejects NUL characters; SQLite does neither. A feed with such
+    # values must not fail on one backend and pass on the other, and never be stuck failing for good.
+    url = "https://news.test/" + "a" * 3000
+    long = Story(
+        id="x" * 500,
+        title="Rwanda\x00 ruling",
+        summary="a\x00b",
+        url=url,
+        canonical_url=url,
+        source="S" * 400,
+        published=T0,
+    )
+    wide = replace(
+        long, id="wide", url="https://news.test/日", canonical_url="https://news.test/" + "日" * 1500
+    )
+    tracked = replace(MATCH, rule=tracked_id("deportation " * 20))
+    assert store.save_stories(
+        [StoredStory(long, long.id, (tracked,)), StoredStory(wide, "wide", ())], T0
+    ) == [
+        "wide",
+        long.id,
+    ]
+    assert store.unseen([long, wide]) == []  # found again by the same keys
+    sibling = replace(long, id="sibling", canonical_url=url + "b")  # shares the stored prefix, yet differs
+    assert store.unseen([sibling]) == [sibling]
+    [restored] = store.digest_stories(T0, T0 + timedelta(hours=1))
+    assert restored.title == "Rwanda ruling" and len(restored.url) == 2048 and len(restored.source) == 300
+    assert restored.matches == (tracked,)  # a /track rule id fits as it is, so alerts still find it
+
+
+def test_oversized_keys_and_feed_headers_are_stored(store: Store) -> None:
+    prefix = "alert:@c:" + "x" * 500
+    assert (
+        store.enqueue(
+            [OutgoingMessage(prefix + "1", "@c", "a"), OutgoingMessage(prefix + "2", "@c", "b")], T0
+        )
+        == 2
+    )
+    assert store.enqueue([OutgoingMessage(prefix + "1", "@c", "a")], T0) == 0
+    state = FeedState(
+        "https://x.test/rss", "N" * 400, etag='"' + "e" * 2000 + '"', last_error="bad \x00 byte"
+    )
+    store.record_fetch(state)
+    stored = store.feed_state(state.url)
+    assert stored is not None and len(stored.name) == 300 and stored.last_error == "bad  byte"
