@@ -8,7 +8,8 @@ Routes:
   /huge                  an endless body (until the client hangs up)
   /redirect/<n>          n redirects (302) then /feeds/bbc.xml
   /moved/<file>          301 to /feeds/<file>
-Every request is recorded (path and headers) so tests can assert on what the client sent.
+Every request is recorded (path and headers) so tests can assert on what the client sent, and so are the
+connections accepted and the most requests to each /slow/<seconds> in progress at once.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class FeedServer:
     port: int = 0
     requests: list[Recorded] = field(default_factory=list)
     bodies: dict[str, bytes] = field(default_factory=dict)
+    connections: int = 0  # TCP connections accepted
+    slow_in_flight: dict[str, int] = field(default_factory=dict)  # by /slow/<seconds> path
+    slow_most_in_flight: dict[str, int] = field(default_factory=dict)  # the most answered at once
     _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -55,6 +60,11 @@ class FeedServer:
 
             def log_message(self, *args: object) -> None:
                 return None
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def do_GET(self) -> None:
                 server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}))
@@ -108,7 +118,14 @@ class FeedServer:
                 self.send(int(code), b"", {"Retry-After": "120"} if code in ("429", "503") else None)
 
             def route_slow(self, seconds: str) -> None:
-                time.sleep(float(seconds or 1))
+                with server._lock:
+                    now = server.slow_in_flight[seconds] = server.slow_in_flight.get(seconds, 0) + 1
+                    server.slow_most_in_flight[seconds] = max(server.slow_most_in_flight.get(seconds, 0), now)
+                try:
+                    time.sleep(float(seconds or 1))
+                finally:
+                    with server._lock:
+                        server.slow_in_flight[seconds] -= 1
                 self.route_feeds("bbc.xml")
 
             def route_huge(self, _: str) -> None:
