@@ -87,7 +87,7 @@ def build(
         index.restore(story, cluster_id, now)
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
-    limits = FetchLimits(max_bytes=settings.max_feed_bytes)
+    limits = FetchLimits(max_bytes=settings.max_feed_bytes, per_host=settings.per_host)
     app = App(
         settings,
         watchlist,

@@ -21,6 +21,7 @@ ENVIRONMENT = {
     "NEWSBOT_TELEGRAM_BASE_URL": "telegram_base_url",
     "NEWSBOT_POLL_EVERY": "poll_every",
     "NEWSBOT_CONCURRENCY": "concurrency",
+    "NEWSBOT_PER_HOST": "per_host",
     "NEWSBOT_DEDUP_WINDOW": "dedup_window",
     "NEWSBOT_RETENTION": "retention",
     "NEWSBOT_TIMEZONE": "timezone",
@@ -43,6 +44,7 @@ class Settings(BaseModel):
     telegram_base_url: str | None = None
     poll_every: timedelta = timedelta(minutes=15)
     concurrency: int = Field(default=20, ge=1, le=500)
+    per_host: int = Field(default=4, ge=1, le=500)  # requests to one host at a time
     dedup_window: timedelta = timedelta(hours=48)
     retention: timedelta = timedelta(days=30)
     timezone: str = "Europe/London"
