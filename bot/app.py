@@ -25,7 +25,7 @@ from bot.errors import RuleFileError
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
-from bot.model import DigestStory, OutgoingMessage
+from bot.model import DigestStory, FeedState, OutgoingMessage
 from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, feed_health, poll_feed
 from bot.rulefiles import load_watchlist, rule_files
@@ -213,12 +213,15 @@ async def poll_all(
 ) -> list[PollReport]:
     """Poll feeds concurrently (bounded by settings.concurrency); one feed's failure never stops the others."""
     gate = asyncio.Semaphore(app.settings.concurrency)
+    # One query for every feed's state rather than one transaction (and thread hop) per feed.
+    states = {state.url: state for state in await asyncio.to_thread(app.store.feed_states)}
     async with Fetcher(app.limits) as fetcher:
 
         async def one(feed: FeedRule) -> PollReport:
+            state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
             async with gate:
                 report = await poll_feed(
-                    feed, fetcher, app.ingestor, app.clock, feed.every or app.settings.poll_every
+                    feed, fetcher, app.ingestor, app.clock, feed.every or app.settings.poll_every, state=state
                 )
             if on_report is not None:
                 on_report(report)

@@ -102,14 +102,17 @@ async def poll_feed(
     clock: Callable[[], datetime],
     every: timedelta,
     force: bool = True,
+    state: FeedState | None = None,
 ) -> PollReport:
     """Poll one feed once and record the outcome; ordinary feed failures are reported, never raised.
 
     Without `force`, a feed that is backing off (after failures, or as its server asked with Retry-After)
-    is left alone until its `next_poll`.
+    is left alone until its `next_poll`. `state` is the feed's stored state when the caller has already
+    read it (`poll_all` reads every feed's in one query); otherwise it is read here.
     """
     store = ingestor.store
-    state = await asyncio.to_thread(store.feed_state, feed.url) or FeedState(url=feed.url, name=feed.name)
+    if state is None:
+        state = await asyncio.to_thread(store.feed_state, feed.url) or FeedState(url=feed.url, name=feed.name)
     if not force and state.next_poll is not None and clock() < state.next_poll - POLL_SLACK:
         return PollReport(feed.name, feed.url, "deferred")
     result = await fetcher.fetch(feed.url, state.etag, state.last_modified)
