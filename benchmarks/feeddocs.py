@@ -77,7 +77,7 @@ class Newsroom:
             if line.startswith("LOC\t")
         ]
         self._places = places
-        self._wire_pool = max(1, round(feeds * items * WIRE_SHARE / WIRE_CARRIERS))
+        self._wire_per_slot = max(1, round(feeds * WIRE_SHARE / WIRE_CARRIERS))
 
     def advance(self, when: datetime | None = None) -> int:
         """Start a new edition (published at `when`, default now); return its number."""
@@ -101,13 +101,12 @@ class Newsroom:
         name, host = self.outlet(feed)
         guid_style = o % 3  # outlets differ: permalink guids, tag: guids, or bare numbers
         draw = rng.random()
+        # Shared stories are keyed by the slot, so a feed never carries one twice.
         if draw < TOP_STORY_SHARE:
-            # Slots near the same position of the timelines pick the same top story of the outlet.
-            q = j // 2 + rng.randint(0, 1)
-            title, summary = self._story(random.Random(f"{self.seed}/top/{o}/{q}"))
-            key, category = f"top-{q}", "top stories"
+            title, summary = self._story(random.Random(f"{self.seed}/top/{o}/{j}"))
+            key, category = f"top-{j}", "top stories"
         elif draw < TOP_STORY_SHARE + WIRE_SHARE:
-            w = rng.randrange(self._wire_pool)
+            w = f"{j}-{rng.randrange(self._wire_per_slot)}"
             title, summary = self._story(random.Random(f"{self.seed}/wire/{w}"))
             key, category = f"wire-{w}", "wire"
         else:

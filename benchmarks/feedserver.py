@@ -45,6 +45,23 @@ RETRY_AFTER = "120"
 MODES = ("steady", "mixed")
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """Read `kind=share,...` (kinds of MIX; the shares are normalised to their sum)."""
+    mix = {}
+    for part in text.split(","):
+        kind, _, share = part.partition("=")
+        if kind.strip() not in MIX:
+            raise ValueError(f"unknown feed kind {kind.strip()!r}; expected {', '.join(MIX)}")
+        mix[kind.strip()] = float(share)
+    if sum(mix.values()) <= 0:
+        raise ValueError("the shares of the mix add up to nothing")
+    return mix
+
+
+def format_mix(mix: dict[str, float]) -> str:
+    return ",".join(f"{kind}={share:g}" for kind, share in mix.items())
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     kind: str  # a key of MIX
@@ -103,9 +120,16 @@ _REASONS = {
 class FeedService:
     """What the server answers: feed documents by profile and mode, and the control endpoint."""
 
-    def __init__(self, feeds: int, seed: int = 1, items: int = 30, new_per_cycle: int = 3) -> None:
+    def __init__(
+        self,
+        feeds: int,
+        seed: int = 1,
+        mix: dict[str, float] | None = None,
+        items: int = 30,
+        new_per_cycle: int = 3,
+    ) -> None:
         self.newsroom = Newsroom(feeds, seed, items=items, new_per_edition=new_per_cycle)
-        self.profiles = plan(feeds, seed)
+        self.profiles = plan(feeds, seed, mix)
         self.editions = [0] * feeds
         self.documents = [self.newsroom.document(i) for i in range(feeds)]
         self.garbage = random.Random(seed).randbytes(3000)
@@ -344,10 +368,12 @@ class FeedServerProcess:
             return json.loads(response.read())
 
 
-def start_server(feeds: int, seed: int = 1, host: str = "127.0.0.1", port: int = 0) -> FeedServerProcess:
+def start_server(
+    feeds: int, seed: int = 1, mix: dict[str, float] | None = None, host: str = "127.0.0.1", port: int = 0
+) -> FeedServerProcess:
     """Start a feed server in a new process; return once its documents are rendered and it listens."""
     command = [sys.executable, "-m", "benchmarks.feedserver", "--feeds", str(feeds), "--seed", str(seed)]
-    command += ["--host", host, "--port", str(port)]
+    command += ["--host", host, "--port", str(port), "--mix", format_mix(mix or MIX)]
     environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     command.append("--until-stdin-closes")  # so the server never outlives its parent
     process = subprocess.Popen(
@@ -374,12 +400,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve N benchmark feeds on loopback until interrupted.")
     parser.add_argument("--feeds", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--mix", type=parse_mix, default=MIX, help=f"shares of profiles (default {format_mix(MIX)})"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8800, help="0: any free port (printed)")
     parser.add_argument("--until-stdin-closes", action="store_true", help="stop when standard input closes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    service = FeedService(args.feeds, args.seed)
+    service = FeedService(args.feeds, args.seed, args.mix)
     print(
         f"rendered {args.feeds} feeds in {time.perf_counter() - started:.1f}s; serving "
         f"http://{args.host}:<port>/feed/<0..{args.feeds - 1}>.xml; control: "
