@@ -396,12 +396,19 @@ def start_server(
                 return FeedServerProcess(process, host, int(line.split()[1]), feeds)
 
 
+def _mix_argument(text: str) -> dict[str, float]:
+    try:
+        return parse_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve N benchmark feeds on loopback until interrupted.")
     parser.add_argument("--feeds", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--mix", type=parse_mix, default=MIX, help=f"shares of profiles (default {format_mix(MIX)})"
+        "--mix", type=_mix_argument, default=MIX, help=f"shares of profiles (default {format_mix(MIX)})"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8800, help="0: any free port (printed)")
