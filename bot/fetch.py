@@ -69,9 +69,9 @@ class Fetcher:
         async with self._host_gate(url):
             started = time.monotonic()
             try:
-                result = await asyncio.wait_for(
-                    self._get(url, etag, last_modified), self.limits.total_timeout
-                )
+                # asyncio.timeout rather than wait_for, which on 3.11 runs the request in a task of its own.
+                async with asyncio.timeout(self.limits.total_timeout):
+                    result = await self._get(url, etag, last_modified)
             except TimeoutError:
                 result = FetchResult(url, error=f"fetch: timed out after {self.limits.total_timeout:g}s")
             return _with_elapsed(result, time.monotonic() - started)
