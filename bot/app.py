@@ -29,7 +29,7 @@ from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
 from bot.metrics import Metrics, MetricsServer, serve
-from bot.model import DigestStory, OutgoingMessage, Story
+from bot.model import DigestStory, FeedState, OutgoingMessage, Story
 from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, poll_feed
 from bot.poller import Poller, worker_name
@@ -109,7 +109,7 @@ def build(
     for story, cluster_id in store.recent_stories(now - settings.dedup_window):
         ingestor.restore(story, cluster_id, now)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
-    limits = FetchLimits(max_bytes=settings.max_feed_bytes)
+    limits = FetchLimits(max_bytes=settings.max_feed_bytes, per_host=settings.per_host)
     app = App(
         settings,
         watchlist,
@@ -239,12 +239,15 @@ async def poll_all(
 ) -> list[PollReport]:
     """Poll feeds concurrently (bounded by settings.concurrency); one feed's failure never stops the others."""
     gate = asyncio.Semaphore(app.settings.concurrency)
+    # One query for every feed's state rather than one transaction (and thread hop) per feed.
+    states = {state.url: state for state in await asyncio.to_thread(app.store.feed_states)}
     async with Fetcher(app.limits) as fetcher:
 
         async def one(feed: FeedRule) -> PollReport:
+            state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
             async with gate:
                 report = await poll_feed(
-                    feed, fetcher, app.ingestor, app.clock, policy_for(app.settings, feed)
+                    feed, fetcher, app.ingestor, app.clock, policy_for(app.settings, feed), state=state
                 )
             app.metrics.polled(report)
             if on_report is not None:

@@ -62,17 +62,27 @@ class Fetcher:
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """Fetch a feed; a failure comes back as `FetchResult.error`, never as an exception."""
-        started = time.monotonic()
         if _is_local(url):
+            started = time.monotonic()
             result = await asyncio.to_thread(_read_local, url, self.limits.max_bytes)
-        else:
+            return _with_elapsed(result, time.monotonic() - started)
+        async with self._host_gate(url):
+            started = time.monotonic()
             try:
-                result = await asyncio.wait_for(
-                    self._get(url, etag, last_modified), self.limits.total_timeout
-                )
+                # asyncio.timeout rather than wait_for, which on 3.11 runs the request in a task of its own.
+                async with asyncio.timeout(self.limits.total_timeout):
+                    result = await self._get(url, etag, last_modified)
             except TimeoutError:
                 result = FetchResult(url, error=f"fetch: timed out after {self.limits.total_timeout:g}s")
-        return _with_elapsed(result, time.monotonic() - started)
+            return _with_elapsed(result, time.monotonic() - started)
+
+    def _host_gate(self, url: str) -> asyncio.Semaphore:
+        """The semaphore that keeps requests to the URL's host at `limits.per_host` at a time."""
+        host = (urlsplit(url).hostname or "").lower()
+        gate = self._hosts.get(host)
+        if gate is None:
+            gate = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return gate
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         headers = {}
@@ -86,6 +96,9 @@ class Fetcher:
                 moved = _moved_to(response)
                 kept = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code == 304:
+                    # Reading the (empty) body returns the connection to the pool: httpcore closes the
+                    # connection of a response closed unread, and each poll would open a new one.
+                    await response.aread()
                     return FetchResult(
                         url,
                         304,

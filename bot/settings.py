@@ -29,6 +29,7 @@ ENVIRONMENT = {
     "NEWSBOT_TELEGRAM_BASE_URL": "telegram_base_url",
     "NEWSBOT_POLL_EVERY": "poll_every",
     "NEWSBOT_CONCURRENCY": "concurrency",
+    "NEWSBOT_PER_HOST": "per_host",
     "NEWSBOT_DEDUP_WINDOW": "dedup_window",
     "NEWSBOT_RETENTION": "retention",
     "NEWSBOT_TIMEZONE": "timezone",
@@ -61,6 +62,7 @@ class Settings(BaseModel):
     poll_max: timedelta = timedelta(hours=2)
     poll_lease: timedelta = timedelta(minutes=10)  # a dead poller's feeds go to another after this
     concurrency: int = Field(default=20, ge=1, le=500)
+    per_host: int = Field(default=4, ge=1, le=500)  # requests to one host at a time
     dedup_window: timedelta = timedelta(hours=48)
     retention: timedelta = timedelta(days=30)
     timezone: str = "Europe/London"

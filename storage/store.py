@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, delete, func, or_, select, true, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -52,6 +65,28 @@ _ATTEMPTS = 5  # for a unit of work PostgreSQL aborted to break a deadlock
 _TRANSIENT = {"40001", "40P01"}  # SQLSTATE serialization_failure, deadlock_detected
 _INDEX_BYTES = 2600  # a PostgreSQL btree entry holds at most 2704 bytes
 T = TypeVar("T")
+_FEED_STATE_VALUES = (
+    "name",
+    "etag",
+    "last_modified",
+    "last_polled",
+    "last_success",
+    "last_error",
+    "error_count",
+    "items_seen",
+    "next_poll",
+    "fetch_url",
+    "poll_interval",
+)
+# Built once: a poll cycle saves thousands of feed states, and building the UPDATE on each call made
+# record_fetch cost ~450 us of CPU instead of ~100 us (SQLite, 2,000 feeds). Saving ends the lease.
+_UPDATE_FEED_STATE = (
+    update(feeds)
+    .where(feeds.c.url == bindparam("feed_url"))
+    .values(
+        {**{name: bindparam(name) for name in _FEED_STATE_VALUES}, "lease_owner": None, "lease_until": None}
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +141,9 @@ class Store:
 
     def record_fetch(self, state: FeedState) -> None:
         """Save a feed's state after a poll (validators, health counters, schedule) and end its lease."""
-        values = {
-            "name": state.name,
-            "etag": state.etag,
-            "last_modified": state.last_modified,
-            "last_polled": state.last_polled,
-            "last_success": state.last_success,
-            "last_error": state.last_error,
-            "error_count": state.error_count,
-            "items_seen": state.items_seen,
-            "next_poll": state.next_poll,
-            "fetch_url": state.fetch_url,
-            "poll_interval": state.poll_interval,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        values = _fit(feeds, values)
+        values = _fit(feeds, {name: getattr(state, name) for name in _FEED_STATE_VALUES})
         with self._write("record a fetch") as conn:
-            done = conn.execute(update(feeds).where(feeds.c.url == state.url).values(**values)).rowcount
+            done = conn.execute(_UPDATE_FEED_STATE, {"feed_url": state.url, **values}).rowcount
             if not done:
                 _insert_ignore(conn, feeds, [{"url": state.url, **values}])
 

@@ -76,3 +76,26 @@ def test_local_paths_and_file_urls(tmp_path: Path) -> None:
     assert fetch(feed.as_uri()).content == b"<rss/>"
     missing = fetch(str(tmp_path / "nope.xml"))
     assert missing.error is not None and "unable to read" in missing.error
+
+
+def test_requests_to_one_host_are_limited_to_per_host(feed_server: FeedServer) -> None:
+    async def go() -> list[FetchResult]:
+        async with Fetcher(FetchLimits(per_host=2)) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(f"{feed_server.url}/slow/0.21") for _ in range(6)))
+
+    results = asyncio.run(go())
+    assert all(r.ok for r in results)
+    assert feed_server.slow_most_in_flight["0.21"] == 2
+
+
+def test_conditional_polls_reuse_one_connection(feed_server: FeedServer) -> None:
+    """A 304 must hand its connection back to the pool: a feed reader makes thousands of them."""
+    first = fetch(f"{feed_server.url}/etag/bbc.xml")
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher() as fetcher:
+            return [await fetcher.fetch(f"{feed_server.url}/etag/bbc.xml", first.etag) for _ in range(5)]
+
+    before = feed_server.connections
+    assert all(r.not_modified for r in asyncio.run(go()))
+    assert feed_server.connections - before == 1

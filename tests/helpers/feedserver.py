@@ -9,7 +9,8 @@ Routes:
   /redirect/<n>          n redirects (302) then /feeds/bbc.xml
   /moved/<file>          301 to /feeds/<file>; /moved308/<file> the same with 308; /temporary/<file> with 307
   /page/<file>           an HTML page whose <link rel="alternate"> names /feeds/<file>
-Every request is recorded (path and headers) so tests can assert on what the client sent.
+Every request is recorded (path and headers) so tests can assert on what the client sent, and so are the
+connections accepted and the most requests to each /slow/<seconds> in progress at once.
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ class FeedServer:
     requests: list[Recorded] = field(default_factory=list)
     bodies: dict[str, bytes] = field(default_factory=dict)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # extra response headers per file
+    connections: int = 0  # TCP connections accepted
+    slow_in_flight: dict[str, int] = field(default_factory=dict)  # by /slow/<seconds> path
+    slow_most_in_flight: dict[str, int] = field(default_factory=dict)  # the most answered at once
     _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -58,6 +63,11 @@ class FeedServer:
 
             def log_message(self, *args: object) -> None:
                 return None
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def do_GET(self) -> None:
                 server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}))
@@ -116,7 +126,14 @@ class FeedServer:
                 self.send(int(code), b"", {"Retry-After": "120"} if code in ("429", "503") else None)
 
             def route_slow(self, seconds: str) -> None:
-                time.sleep(float(seconds or 1))
+                with server._lock:
+                    now = server.slow_in_flight[seconds] = server.slow_in_flight.get(seconds, 0) + 1
+                    server.slow_most_in_flight[seconds] = max(server.slow_most_in_flight.get(seconds, 0), now)
+                try:
+                    time.sleep(float(seconds or 1))
+                finally:
+                    with server._lock:
+                        server.slow_in_flight[seconds] -= 1
                 self.route_feeds("bbc.xml")
 
             def route_huge(self, _: str) -> None:
