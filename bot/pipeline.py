@@ -88,8 +88,11 @@ class Ingestor:
         if not self.shared or time.monotonic() - self._caught_up_at < CATCH_UP_EVERY:
             return
         since = (self._caught_up or now) - CATCH_UP_OVERLAP
-        for story, cluster_id in await asyncio.to_thread(self.store.recent_stories, since):
-            self.restore(story, cluster_id, now)
+        ids = await asyncio.to_thread(self.store.story_ids_since, since)
+        theirs = [i for i in ids if i not in self._known]  # ours, and theirs seen before, are indexed
+        if theirs:
+            for story, cluster_id in await asyncio.to_thread(self.store.stories_with_ids, theirs):
+                self.restore(story, cluster_id, now)
         self._caught_up, self._caught_up_at = now, time.monotonic()
         if len(self._known) > 20_000:  # forget ids old enough never to come back in a catch-up
             horizon = since - CATCH_UP_OVERLAP

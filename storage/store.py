@@ -276,6 +276,20 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return [(_story(row), row["cluster_id"]) for row in rows]
 
+    def story_ids_since(self, since: datetime) -> list[str]:
+        """Ids of the stories fetched since a time (cheap: to find what other pollers stored)."""
+        with self._read("read recent story ids") as conn:
+            return list(conn.execute(select(stories.c.id).where(stories.c.fetched_at >= since)).scalars())
+
+    def stories_with_ids(self, ids: Sequence[str]) -> list[tuple[Story, str]]:
+        """Stories by id with their cluster ids, oldest first."""
+        found: list[Any] = []
+        with self._read("read stories") as conn:
+            for chunk in _chunks(ids):
+                found.extend(conn.execute(select(stories).where(stories.c.id.in_(chunk))).mappings().all())
+        found.sort(key=lambda row: row["fetched_at"])
+        return [(_story(row), row["cluster_id"]) for row in found]
+
     def digest_stories(self, since: datetime, until: datetime) -> list[DigestStory]:
         """Return the matched clusters that first appeared in [since, until), with every member story."""
         with self._read("read the digest") as conn:
