@@ -26,7 +26,7 @@ from bot.pipeline import PollReport, feed_health
 from bot.rulefiles import load_watchlist, rule_files
 from bot.settings import Settings
 from bot.watchlist import parse_span
-from storage import schema_revision, upgrade_database
+from storage import copy_database, schema_revision, upgrade_database
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -118,11 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     command("feeds", "each feed's health: last success, last error, items, next poll")
     p = command(
         "db",
-        "the database schema: `db upgrade` applies the migrations it lacks, `db current` shows its revision",
+        "the database: `db upgrade` applies the migrations it lacks, `db current` shows its schema revision, "
+        "`db copy --from URL` copies another newsbot database into it (e.g. SQLite into a new PostgreSQL)",
     )
-    p.add_argument(
-        "action", choices=["upgrade", "current"], help="upgrade: migrate to the latest; current: show"
-    )
+    p.add_argument("action", choices=["upgrade", "current", "copy"])
+    p.add_argument("--from", dest="source", metavar="URL", help="db copy: the database to copy from")
     return parser
 
 
@@ -386,6 +386,14 @@ def _feeds(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
 
 
 def _db(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    if args.action == "copy":
+        if not args.source:
+            raise ConfigError("db copy needs --from URL: the database to copy into --db (or NEWSBOT_DB)")
+        copied = copy_database(args.source, settings.db)
+        out.print("Copied " + ", ".join(f"{count} {table}" for table, count in copied.items()) + ".")
+        return EXIT_OK
+    if args.source:
+        raise ConfigError("--from is for `newsbot db copy`")
     if args.action == "upgrade":
         before, after = upgrade_database(settings.db)
         if before.current == after.current:
