@@ -5,7 +5,8 @@ Each worker is a process with its own `Store`, as `newsbot run --role poller|sen
   stream between them (as pollers sharing feeds do), plus a round where every worker saves every story
   (racing on each one: stored once all the same);
 - outbox: messages claimed 20 at a time and marked sent one by one (as senders do).
-The baseline is one SQLite process, measured in the same run. PostgreSQL is NEWSBOT_BENCH_POSTGRES_URL,
+Each figure is the median of 3 rounds (this machine's speed varies with its load). The baseline is one
+SQLite process, measured in the same run. PostgreSQL is NEWSBOT_BENCH_POSTGRES_URL,
 or a throwaway local server (fsync off, like the tests). Run: .venv/bin/python -m benchmarks.bench_storage
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -68,7 +70,7 @@ def measure(
     work: Callable[[str, int, int, bool, float], tuple[float, float, int]], url: str, workers: int, race: bool
 ) -> tuple[float, int]:
     """Run `work` in `workers` processes started together; return (items per second, items done)."""
-    start_at = time.time() + 3.0  # after every process has imported and opened its store
+    start_at = time.time() + 2.5  # after every process has imported and opened its store
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         results = pool.starmap(work, [(url, w, workers, race, start_at) for w in range(workers)])
     began = min(r[0] for r in results)
@@ -98,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     server = None
@@ -114,30 +117,43 @@ def main() -> None:
         f"{args.messages:,} messages"
     )
     print(f"machine: {os.cpu_count()} cores; PostgreSQL and the workers share them; fsync off on PostgreSQL")
+    print(f"median of {args.rounds} rounds; ingest range: every round")
     print(
-        f"{'database':<11}{'workers':>8}{'ingest st/s':>13}{'racing st/s':>13}{'outbox msg/s':>14}{'vs base':>9}"
+        f"{'database':<11}{'workers':>8}{'ingest st/s':>13}{'ingest range':>14}{'racing st/s':>13}"
+        f"{'outbox msg/s':>14}{'vs base':>9}"
     )
     base = 0.0
     try:
         with tempfile.TemporaryDirectory() as folder:
             for kind in ("sqlite", "postgresql"):
                 for workers in counts:
-                    tag = f"{kind}_{workers}"
-                    rate, done = measure(
-                        ingest, fresh(kind, postgres, Path(folder), f"i_{tag}"), workers, False
+                    rates: dict[str, list[float]] = {"ingest": [], "racing": [], "outbox": []}
+                    for round_ in range(args.rounds):
+                        tag = f"{kind}_{workers}_{round_}"
+                        rate, done = measure(
+                            ingest, fresh(kind, postgres, Path(folder), f"i_{tag}"), workers, False
+                        )
+                        assert done == distinct, (kind, workers, done)
+                        rates["ingest"].append(rate)
+                        rate, done = measure(
+                            ingest, fresh(kind, postgres, Path(folder), f"r_{tag}"), workers, True
+                        )
+                        assert done == distinct, (kind, workers, done)  # every story stored exactly once
+                        rates["racing"].append(rate)
+                        url = fresh(kind, postgres, Path(folder), f"o_{tag}")
+                        fill_outbox(url, args.messages)
+                        rate, done = measure(send, url, workers, False)
+                        assert done == args.messages, (kind, workers, done)  # every message claimed once
+                        rates["outbox"].append(rate)
+                    ingest_rate, racing, sent = (
+                        statistics.median(rates[k]) for k in ("ingest", "racing", "outbox")
                     )
-                    assert done == distinct, (kind, workers, done)
-                    race, done = measure(
-                        ingest, fresh(kind, postgres, Path(folder), f"r_{tag}"), workers, True
-                    )
-                    assert done == distinct, (kind, workers, done)  # every story stored exactly once
-                    url = fresh(kind, postgres, Path(folder), f"o_{tag}")
-                    fill_outbox(url, args.messages)
-                    sent, done = measure(send, url, workers, False)
-                    assert done == args.messages, (kind, workers, done)  # every message claimed exactly once
-                    base = base or rate
+                    base = base or ingest_rate
+                    spread = f"{min(rates['ingest']):,.0f}-{max(rates['ingest']):,.0f}"
                     print(
-                        f"{kind:<11}{workers:>8}{rate:>13,.0f}{race:>13,.0f}{sent:>14,.0f}{rate / base:>8.1f}x"
+                        f"{kind:<11}{workers:>8}{ingest_rate:>13,.0f}{spread:>14}{racing:>13,.0f}{sent:>14,.0f}"
+                        f"{ingest_rate / base:>8.1f}x",
+                        flush=True,
                     )
     finally:
         if server is not None:

@@ -104,6 +104,7 @@ def postgres_url(postgres_server: Engine) -> Iterator[str]:
     url = postgres_server.url.update_query_dict({"options": f"-csearch_path={schema}"})
     yield url.render_as_string(hide_password=False)
     with postgres_server.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))  # a test that leaked a transaction: fail, not hang
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
