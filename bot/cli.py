@@ -29,7 +29,7 @@ from bot.rulefiles import load_watchlist, render_draft, rule_files
 from bot.settings import ROLES, Settings
 from bot.trends import Trends
 from bot.watchlist import parse_span
-from storage import schema_revision, upgrade_database
+from storage import copy_database, schema_revision, upgrade_database
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -141,11 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     _trends_parser(command)
     p = command(
         "db",
-        "the database schema: `db upgrade` applies the migrations it lacks, `db current` shows its revision",
+        "the database: `db upgrade` applies the migrations it lacks, `db current` shows its schema revision, "
+        "`db copy --from URL` copies another newsbot database into it (e.g. SQLite into a new PostgreSQL)",
     )
-    p.add_argument(
-        "action", choices=["upgrade", "current"], help="upgrade: migrate to the latest; current: show"
-    )
+    p.add_argument("action", choices=["upgrade", "current", "copy"])
+    p.add_argument("--from", dest="source", metavar="URL", help="db copy: the database to copy from")
     return parser
 
 
@@ -469,6 +469,14 @@ def _stats(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
 
 
 def _db(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextIO) -> int:
+    if args.action == "copy":
+        if not args.source:
+            raise ConfigError("db copy needs --from URL: the database to copy into --db (or NEWSBOT_DB)")
+        copied = copy_database(args.source, settings.db)
+        out.print("Copied " + ", ".join(f"{count} {table}" for table, count in copied.items()) + ".")
+        return EXIT_OK
+    if args.source:
+        raise ConfigError("--from is for `newsbot db copy`")
     if args.action == "upgrade":
         before, after = upgrade_database(settings.db)
         if before.current == after.current:

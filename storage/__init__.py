@@ -10,9 +10,11 @@ from storage.store import (
     schema_revision,
     upgrade_database,
 )
+from storage.transfer import copy_database
 
 __all__ = [
     "QueuedMessage",
+    "copy_database",
     "SchemaRevision",
     "Stats",
     "Store",

@@ -256,15 +256,19 @@ class Store:
         if not items:
             return []
 
+        ordered = sorted(items, key=lambda i: i.story.id)  # one lock order for every worker
+        rows = [_fit(stories, _story_row(item, fetched_at)) for item in ordered]
+
         def save(conn: Connection) -> list[str]:
-            inserted: list[str] = []
-            for item in sorted(items, key=lambda i: i.story.id):  # one lock order for every worker
-                if _insert_ignore(conn, stories, [_story_row(item, fetched_at)]) == 0:
-                    continue  # stored before, or meanwhile by another worker: never twice
-                inserted.append(item.story.id)
-                if item.matches:
-                    rows = [_fit(matches, _match_row(item.story.id, m)) for m in item.matches]
-                    conn.execute(matches.insert(), rows)
+            new = set(_insert_new(conn, stories, rows))  # what was stored before, or meanwhile, is skipped
+            inserted, found = [], []
+            for item, row in zip(ordered, rows, strict=True):
+                if row["id"] in new:
+                    new.discard(row["id"])  # the first of a repeated id went in; the repeats did not
+                    inserted.append(item.story.id)
+                    found += [_fit(matches, _match_row(row["id"], m)) for m in item.matches]
+            if found:
+                conn.execute(matches.insert(), found)
             return inserted
 
         return self._retrying("save stories", save)
@@ -686,6 +690,14 @@ def _translating(url: str, what: str, work: Callable[[], T], engine: Engine) -> 
 
 def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
     """Insert rows, skipping any that collide with a unique key; return how many went in."""
+    return len(_insert_new(conn, table, rows))
+
+
+def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert rows in one statement, skipping any that collide with a unique key (also with each other);
+    return the first primary-key column of the rows that went in."""
+    if not rows:
+        return []
     dialect = conn.dialect.name
     if dialect == "sqlite":
         statement: Any = sqlite.insert(table).on_conflict_do_nothing()
@@ -693,12 +705,9 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
         statement = postgresql.insert(table).on_conflict_do_nothing()
     else:
         raise StorageError(f"storage: unsupported database {dialect!r}; use SQLite or PostgreSQL")
-    # Without it, psycopg 3 reports an INSERT's rowcount as -1 once SQLAlchemy has closed the cursor.
-    statement = statement.execution_options(preserve_rowcount=True)
-    total = 0
-    for row in rows:
-        total += conn.execute(statement, _fit(table, row)).rowcount
-    return total
+    # RETURNING, not rowcount: psycopg 3 reports an INSERT's rowcount as -1 once the cursor is closed.
+    key = next(iter(table.primary_key.columns))
+    return list(conn.execute(statement.returning(key), [_fit(table, row) for row in rows]).scalars())
 
 
 def _fit(table: Table, values: dict[str, Any]) -> dict[str, Any]:

@@ -135,7 +135,7 @@ class FaultyServer:
                 if faulty and name == "errors":
                     return self.send(500, b"oops")
                 if faulty and name == "hang":
-                    time.sleep(1.5)  # longer than the read timeout
+                    time.sleep(3.0)  # longer than the read timeout
                     return self.send(200, rss(name, int(hour)))
                 if faulty and name == "limited":
                     return self.send(429, b"", {"Retry-After": "3600"})
@@ -205,8 +205,8 @@ def day(tmp_path: Path) -> Iterator[tuple[app.App, FaultyServer, RecordingSender
     application = app.build(
         settings, Watchlist(feeds=feeds, topics=rules, channels=(channel,)), sender, clock=clock
     )
-    application.limits = FetchLimits(
-        read_timeout=0.5, connect_timeout=0.5, total_timeout=1.0, max_bytes=1_000_000
+    application.limits = FetchLimits(  # the hanging feed sleeps 3 s; others answer at once
+        read_timeout=1.5, connect_timeout=1.0, total_timeout=2.5, max_bytes=1_000_000
     )
     try:
         yield application, server, sender, clock

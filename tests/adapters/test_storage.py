@@ -60,6 +60,13 @@ def test_a_story_is_never_stored_twice_by_id_or_canonical_url(store: Store) -> N
     ]
     assert [s.id for s in store.unseen(again)] == ["d"]
     assert store.save_stories([StoredStory(story("a"), "a", ())], T0) == []
+    repeats = [
+        story("e", "https://bbc.co.uk/5"),
+        story("e", "https://bbc.co.uk/6"),
+        story("f", "https://bbc.co.uk/5"),
+    ]
+    assert store.save_stories([StoredStory(s, s.id, (MATCH,)) for s in repeats], T0) == ["e"]
+    assert store.stats().stories == 3 and store.stats().matched_stories == 3
 
 
 def test_stories_survive_a_restart(db_url: str) -> None:

@@ -7,6 +7,8 @@ threads released together by a barrier, against SQLite and PostgreSQL.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from bot.model import Field, Match, OutgoingMessage, RuleKind, Story
 from storage import Store, StoredStory, open_store
 from storage.migrations import current_revision, head_revision
 from storage.schema import matches, outbox, stories
+from tests.conftest import ROOT
 
 T = TypeVar("T")
 T0 = datetime(2025, 5, 15, 8, 0, tzinfo=UTC)
@@ -148,15 +151,38 @@ def test_a_claim_skips_messages_another_sender_holds(workers: list[Store]) -> No
     assert len(retaken) == 10
 
 
-def test_workers_starting_together_migrate_once(db_url: str) -> None:
-    stores = together(4, lambda _: open_store(db_url))
-    try:
-        with stores[0].engine.connect() as conn:
-            assert current_revision(conn) == head_revision()
-            assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 0
-    finally:
-        for store in stores:
-            store.close()
+STARTER = """
+import sys
+from storage import open_store
+print("ready", flush=True)
+sys.stdin.readline()  # the go signal, sent once every process is ready
+open_store(sys.argv[1]).close()
+"""
+
+
+def test_worker_processes_starting_together_migrate_once(db_url: str) -> None:
+    # Processes, not threads: Alembic keeps its migration context in module globals.
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTER, db_url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    assert all(starter.stdout and starter.stdout.readline() == "ready\n" for starter in starters)
+    for starter in starters:
+        assert starter.stdin
+        starter.stdin.write("go\n")
+        starter.stdin.flush()
+    errors = [starter.communicate(timeout=120)[1] for starter in starters]
+    assert [starter.returncode for starter in starters] == [0] * 4, "\n".join(errors)
+    with closing(open_store(db_url)) as store, store.engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 0
 
 
 @pytest.mark.postgres

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.errors import StorageError
-from storage import open_store
+from bot.model import FeedState, Field, Match, OutgoingMessage, RuleKind, Story, Subscription
+from storage import StoredStory, open_store
 from storage.migrations import head_revision
 from tests.cli.test_cli import run
 
 LATEST = head_revision()
+T0 = datetime(2025, 5, 15, 8, 0, tzinfo=UTC)
 WRONG = "hunter2-Not-The-Password"
 
 
@@ -112,3 +116,45 @@ def test_errors_after_connecting_hide_the_password(postgres_url: str) -> None:
             store.stats()
     assert 'relation "stories" does not exist' in str(caught.value)
     assert password not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_copy_moves_everything_into_an_empty_database(tmp_path: Path, db_url: str) -> None:
+    source = f"sqlite:///{tmp_path}/old.db"
+    stories = [
+        Story(
+            id=f"s{k}",
+            title=f"Story {k}",
+            url=f"https://x.test/{k}",
+            canonical_url=f"https://x.test/{k}",
+            published=T0,
+        )
+        for k in range(3)
+    ]
+    match = Match("keir-starmer", RuleKind.PERSON, "Keir Starmer", Field.TITLE, "Keir Starmer", 100.0, 0, 12)
+    feed = FeedState("https://x.test/rss", "X", etag='"e1"', last_success=T0, items_seen=3, next_poll=T0)
+    with closing(open_store(source)) as old:
+        old.record_fetch(feed)
+        old.save_stories([StoredStory(s, "s0", (match,)) for s in stories], T0)
+        old.enqueue([OutgoingMessage(f"m{k}", "@c", f"message {k}") for k in range(3)], T0)
+        old.mark_sent(old.claim(T0, timedelta(minutes=2), limit=1)[0].id, T0)
+        old.ensure_chat("42", "private", "Ann", T0, "Europe/London")
+        old.subscribe(Subscription("42", "keir-starmer", "alert", None))
+        old.record_digest("@c", T0, [])
+        before = old.stats()
+    code, out, err = run(["db", "copy", "--from", source, "--db", db_url])
+    assert (code, err) == (0, "") and "3 stories, " in out and "3 matches" in out and "1 subscriptions" in out
+    with closing(open_store(db_url)) as new:
+        assert new.stats() == before
+        assert new.unseen(stories) == []  # never alerted again after the move
+        assert new.feed_state(feed.url) == feed and new.last_digest("@c") == T0
+        assert new.subscriptions("42") == [Subscription("42", "keir-starmer", "alert", None)]
+        assert [s.matches for s in new.digest_stories(T0, T0 + timedelta(hours=1))] == [(match,)] * 3
+        assert new.enqueue([OutgoingMessage("m3", "@c", "after the move")], T0) == 1  # ids continue
+        assert [q.message.key for q in new.pending(T0)] == ["m1", "m2", "m3"]
+    code, out, err = run(["db", "copy", "--from", source, "--db", db_url])
+    assert code == 1 and out == "" and "already holds data" in err
+
+
+def test_copy_needs_a_source() -> None:
+    code, _, err = run(["db", "copy", "--db", "sqlite://"])
+    assert code == 1 and "db copy needs --from URL" in err
