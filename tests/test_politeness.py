@@ -6,7 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import app
+from bot.errors import ConfigError
 from bot.fetch import Fetcher
 from bot.model import FeedState
 from bot.pipeline import poll_feed
@@ -69,3 +72,14 @@ def test_a_rate_limited_feed_waits_as_told_and_scheduled_polls_respect_backoff(
     assert asyncio.run(poll(force=False)) == "deferred"
     assert len(feed_server.requests) == before + 1  # the deferred poll sent nothing
     assert asyncio.run(poll(force=True)) == "error"  # `newsbot once` polls regardless
+
+
+def test_the_per_host_limit_is_a_setting(tmp_path: Path) -> None:
+    settings = Settings.from_env({"NEWSBOT_PER_HOST": "7"}, db=f"sqlite:///{tmp_path}/db.sqlite")
+    application = app.build(settings, Watchlist(), ConsoleSender())
+    try:
+        assert application.limits.per_host == 7 and Settings().per_host == 4
+    finally:
+        application.close()
+    with pytest.raises(ConfigError, match="setting NEWSBOT_PER_HOST has value '0'"):
+        Settings.from_env({"NEWSBOT_PER_HOST": "0"})

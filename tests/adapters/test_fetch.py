@@ -99,3 +99,8 @@ def test_conditional_polls_reuse_one_connection(feed_server: FeedServer) -> None
     before = feed_server.connections
     assert all(r.not_modified for r in asyncio.run(go()))
     assert feed_server.connections - before == 1
+
+
+def test_malformed_urls_are_results_not_exceptions() -> None:
+    for url in ("http://[::1/feed", "ftp://127.0.0.1/feed", "http://127.0.0.1:99999/feed"):
+        assert fetch(url).error == "fetch: unsupported URL"

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from benchmarks.bench_polling import report, run_benchmark
-from benchmarks.feedserver import MIX, FeedServerProcess, parse_mix, plan, start_server
+from benchmarks.feedserver import FeedServerProcess, start_server
+from benchmarks.feedservice import MIX, parse_mix, plan
 from bot.parse import parse_feed
 
 # Every behaviour at least once among 20 feeds: 5 failing feeds take each failure in turn, 2 redirect.
