@@ -20,12 +20,13 @@ The index holds plain data and is rebuilt from stored stories with `restore` aft
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
-from collections import Counter
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from itertools import repeat
 
 import snowballstemmer
 from rapidfuzz import fuzz
@@ -82,15 +83,20 @@ class _Member:
     weight: float
     when: float
     url: str
+    blocking: list[str]
 
 
 @dataclass(frozen=True, slots=True)
 class _Doc:
-    title: str
+    title: str  # the normalised title's words in sorted order, for a token-sort ratio
     title_keys: frozenset[str]
     keys: frozenset[str]
     shingles: frozenset[int]
     summary_words: int
+
+
+# A word of a text: its normal form, its key (None for a stopword) and its name key (None unless a name).
+_Word = tuple[str, str | None, str | None]
 
 
 class ClusterIndex:
@@ -99,14 +105,14 @@ class ClusterIndex:
     def __init__(self, config: DedupConfig | None = None) -> None:
         self.config = config or DedupConfig()
         self._members: dict[int, _Member] = {}
-        self._postings: dict[str, list[int]] = {}
-        self._df: Counter[str] = Counter()
+        self._postings: dict[str, dict[int, None]] = {}
+        self._df: dict[str, int] = {}
         self._docs = 0
         self._log_docs = math.log(10)
         self._by_url: dict[str, int] = {}
         self._next = 0
         self._since_expire = 0
-        self._words: dict[str, tuple[str, str | None, str | None]] = {}
+        self._tokens: dict[str, tuple[_Word, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._members)
@@ -125,7 +131,7 @@ class ClusterIndex:
             assignment = ClusterAssignment(story.id, other.cluster_id, False, reason, round(score, 3))
         self._add(story, doc, assignment.cluster_id, when, sum(weights.values()), blocking)
         self._since_expire += 1
-        if self._since_expire >= 2000:
+        if self._since_expire >= 1000:
             self.expire(datetime.fromtimestamp(when, UTC))
         return assignment
 
@@ -140,32 +146,35 @@ class ClusterIndex:
         self._since_expire = 0
         cutoff = now.timestamp() - self.config.window.total_seconds()
         old = [key for key, m in self._members.items() if m.when < cutoff]
+        postings = self._postings
         for key in old:
             member = self._members.pop(key)
             if self._by_url.get(member.url) == key:
                 del self._by_url[member.url]
-        if old:
-            alive = self._members
-            self._postings = {
-                w: kept for w, ids in self._postings.items() if (kept := [i for i in ids if i in alive])
-            }
-        if len(self._words) > 500_000:
-            self._words.clear()
+            for word in member.blocking:
+                posting = postings[word]
+                del posting[key]
+                if not posting:
+                    del postings[word]
+        if len(self._tokens) > 500_000:
+            self._tokens.clear()
         return len(old)
 
     def _idf(self, word: str) -> float:
-        return self._log_docs - _log1p(self._df[word])
+        return self._log_docs - _log1p(self._df.get(word, 0))
 
     def _weights(self, doc: _Doc) -> dict[str, float]:
-        df, log_docs = self._df, self._log_docs
-        return {w: log_docs - _log1p(df[w]) for w in doc.keys}
+        df, log_docs = self._df.get, self._log_docs
+        return {w: log_docs - _log1p(df(w, 0)) for w in doc.keys}
 
     def _add(
-        self, story: Story, doc: _Doc, cluster_id: str, when: float, weight: float, blocking: set[str]
+        self, story: Story, doc: _Doc, cluster_id: str, when: float, weight: float, blocking: list[str]
     ) -> None:
         self._docs += 1
         self._log_docs = math.log(self._docs + 10)
-        self._df.update(doc.keys)
+        df = self._df
+        for word in doc.keys:
+            df[word] = df.get(word, 0) + 1
         key = self._next
         self._next += 1
         self._members[key] = _Member(
@@ -179,53 +188,57 @@ class ClusterIndex:
             weight,
             when,
             story.canonical_url,
+            blocking,
         )
         if story.canonical_url:
             self._by_url.setdefault(story.canonical_url, key)
+        postings = self._postings
         for word in blocking:
-            self._postings.setdefault(word, []).append(key)
+            if (posting := postings.get(word)) is None:
+                postings[word] = {key: None}
+            else:
+                posting[key] = None
 
-    def _blocking_keys(self, doc: _Doc) -> set[str]:
+    def _blocking_keys(self, doc: _Doc) -> list[str]:
         """The title's informative words and the rarest words of the summary: enough to find any copy."""
-        rest = doc.keys - doc.title_keys
-        rarest = heapq.nsmallest(_RARE_SUMMARY_KEYS, rest, key=lambda w: (self._df[w], w))
-        return set(doc.title_keys) | set(rarest)
+        rest = sorted(doc.keys - doc.title_keys)
+        rarest = sorted(zip(map(self._df.get, rest, repeat(0)), rest, strict=True))[:_RARE_SUMMARY_KEYS]
+        return sorted(doc.title_keys.union(w for _, w in rarest))
 
     def _find(
-        self, url: str, doc: _Doc, weights: dict[str, float], blocking: set[str], when: float
+        self, url: str, doc: _Doc, weights: dict[str, float], blocking: list[str], when: float
     ) -> tuple[_Member, str, float] | None:
         cfg = self.config
         window = cfg.window.total_seconds()
+        members = self._members
         if url and (key := self._by_url.get(url)) is not None:
-            other = self._members.get(key)
+            other = members.get(key)
             if other is not None and abs(other.when - when) <= window:
                 return other, "url", 1.0
         own = sum(weights.values())
         own_block = sum(weights[w] for w in blocking)
         if own <= 0 or own_block <= 0:
             return None
-        limit = max(50, int(len(self._members) * cfg.max_posting_share))
+        limit = max(50, int(len(members) * cfg.max_posting_share))
         shared: dict[int, float] = {}
+        get, postings = shared.get, self._postings
         for word in blocking:
-            posting = self._postings.get(word)
+            posting = postings.get(word)
             if posting is None or len(posting) > limit:
                 continue
             idf = weights[word]
             for key in posting:
-                shared[key] = shared.get(key, 0.0) + idf
+                shared[key] = get(key, 0.0) + idf
         floor = cfg.min_block_share * own_block
-        ranked = heapq.nlargest(
-            cfg.max_candidates, (kv for kv in shared.items() if kv[1] >= floor), key=lambda kv: kv[1]
-        )
+        ranked = sorted([kv for kv in shared.items() if kv[1] >= floor], key=_second, reverse=True)
+        weight_of = weights.__getitem__
         best: tuple[_Member, str, float] | None = None
-        for key, _ in ranked:
-            other = self._members.get(key)
-            if other is None:
-                continue
+        for key, _ in ranked[: cfg.max_candidates]:
+            other = members[key]
             gap = abs(other.when - when)
             if gap > window:
                 continue
-            overlap = 2 * sum(weights[w] for w in doc.keys & other.keys) / (own + other.weight)
+            overlap = 2 * sum(map(weight_of, doc.keys & other.keys)) / (own + other.weight)
             verdict = self._compare(doc, weights, other, overlap, gap)
             if verdict is not None and (best is None or verdict[1] > best[2]):
                 best = (other, verdict[0], verdict[1])
@@ -235,7 +248,7 @@ class ClusterIndex:
         self, doc: _Doc, weights: dict[str, float], other: _Member, overlap: float, gap: float
     ) -> tuple[str, float] | None:
         cfg = self.config
-        if doc.title and other.title and fuzz.token_sort_ratio(doc.title, other.title) >= cfg.title_same:
+        if doc.title and other.title and fuzz.ratio(doc.title, other.title, score_cutoff=cfg.title_same):
             return "title", 1.0
         if overlap < cfg.overlap_floor:
             return None  # copies of one text share most of their words; below this nothing else can hold
@@ -259,49 +272,52 @@ class ClusterIndex:
         total = sum(weights.get(w, 0.0) for w in a) + sum(self._idf(w) for w in b)
         return 2 * shared / total if total else 0.0
 
-    def _word(self, raw: str) -> tuple[str, str | None, str | None]:
-        """Return a raw word's normal form, its key (None for stopwords) and its name key; cached.
-
-        Keys are stems ("kidnapped", "kidnapping" -> "kidnap"), number words are digits ("two" -> "2"),
-        and two-letter acronyms in capitals count ("UK", "US", "EU").
-        """
-        word = bare(raw)
-        norm = fold_word(word)
-        acronym = word.isupper() and len(word) >= 2 and norm.isalpha()
-        informative = acronym or (norm not in STOPWORDS and (len(norm) >= 3 or norm.isdigit()))
-        key = _NUMBERS.get(norm) or (norm if acronym else _STEMMER.stemWord(norm)) if informative else None
-        # A capitalised word mid-sentence is a name, a place or an institution; numbers are as telling.
-        named = informative and ((word[0].isupper() and not word.isupper()) or acronym or norm.isdigit())
-        info = (norm, key, f"#{key}" if named else None)
-        self._words[raw] = info
-        return info
-
-    def _keys(self, text: str, limit: int) -> tuple[list[str], set[str]]:
-        """Return a text's normalised words and the informative keys among its first `limit` words."""
-        norms: list[str] = []
-        keys: set[str] = set()
-        cache = self._words
-        for i, raw in enumerate(WORD.findall(_ACRONYM.sub(_undot, text))):
-            info = cache.get(raw) or self._word(raw)
-            norms.append(info[0])
-            if info[1] is None or i >= limit:
-                continue
-            keys.add(info[1])
-            if info[2] is not None and i > 0:
-                keys.add(info[2])
-        return norms, keys
+    def _words(self, text: str) -> list[_Word]:
+        """Return a text's words; each whitespace-separated token is split and analysed once, then cached."""
+        words: list[_Word] = []
+        cache = self._tokens
+        for token in text.split():
+            found = cache.get(token)
+            if found is None:
+                found = cache[token] = tuple(map(_analyse, WORD.findall(_ACRONYM.sub(_undot, token))))
+            words += found
+        return words
 
     def _doc(self, story: Story) -> _Doc:
-        title_words, title_keys = self._keys(prepare(story.title), 1000)
-        words, summary_keys = self._keys(prepare(story.summary), _SUMMARY_WORDS)
-        shingles = frozenset(hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2))
+        title = self._words(prepare(story.title))
+        summary = self._words(prepare(story.summary))
+        head = summary[:_SUMMARY_WORDS]
+        title_keys = {w[1] for w in title if w[1]} | {w[2] for w in title[1:] if w[2]}
+        summary_keys = {w[1] for w in head if w[1]} | {w[2] for w in head[1:] if w[2]}
+        norms = [w[0] for w in summary]
         return _Doc(
-            " ".join(title_words),
+            " ".join(sorted(w[0] for w in title)),
             frozenset(title_keys),
             frozenset(title_keys | summary_keys),
-            shingles,
-            len(words),
+            frozenset(map(hash, zip(norms, norms[1:], norms[2:], strict=False))),
+            len(summary),
         )
+
+
+@lru_cache(maxsize=100_000)
+def _analyse(raw: str) -> _Word:
+    """Return a raw word's normal form, its key (None for stopwords) and its name key.
+
+    Keys are stems ("kidnapped", "kidnapping" -> "kidnap"), number words are digits ("two" -> "2"),
+    and two-letter acronyms in capitals count ("UK", "US", "EU").
+    """
+    word = bare(raw)
+    norm = fold_word(word)
+    acronym = word.isupper() and len(word) >= 2 and norm.isalpha()
+    informative = acronym or (norm not in STOPWORDS and (len(norm) >= 3 or norm.isdigit()))
+    key = _NUMBERS.get(norm) or (norm if acronym else _STEMMER.stemWord(norm)) if informative else None
+    # A capitalised word mid-sentence is a name, a place or an institution; numbers are as telling.
+    named = informative and ((word[0].isupper() and not word.isupper()) or acronym or norm.isdigit())
+    return norm, key and sys.intern(key), sys.intern(f"#{key}") if named else None
+
+
+def _second(pair: tuple[int, float]) -> float:
+    return pair[1]
 
 
 _LOG1P = [math.log(k + 1) for k in range(100_000)]
