@@ -91,11 +91,11 @@ class DedupConfig:
     weights: tuple[float, ...] = WEIGHTS
     bias: float = BIAS
     join_probability: float = 0.4
-    max_postings: int = 50
-    min_block_share: float = 0.1
+    max_postings: int = 30
+    min_block_share: float = 0.15
     overlap_floor: float = 0.2
     min_overlap: float = 0.15
-    max_candidates: int = 20
+    max_candidates: int = 8
 
 
 @dataclass(slots=True)
@@ -119,11 +119,32 @@ class _Member:
 
 @dataclass(slots=True)
 class _Cluster:
-    """A cluster's centroid: how many members hold each key, the squared norm, and how many are live."""
+    """A cluster's centroid: how many members hold each key, the squared norm, and how many are live.
 
-    counts: Counter[str]
+    A cluster of one story (most are) keeps that story's keys instead of counts.
+    """
+
+    first: frozenset[str]
+    counts: Counter[str] | None
     norm2: float
     size: int
+
+    def dot(self, weights: dict[str, float], keys: frozenset[str]) -> float:
+        """The dot product of a story's weights with the centroid, weighted by the story's weights."""
+        counts = self.counts
+        shared = list(keys & (self.first if counts is None else counts.keys()))
+        weight_of = weights.__getitem__
+        squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
+        if counts is None:
+            return math.fsum(squares)
+        return math.fsum(map(operator.mul, squares, map(counts.__getitem__, shared)))
+
+    def add(self, keys: frozenset[str], dot: float, norm2: float) -> None:
+        if self.counts is None:
+            self.counts = Counter(self.first)
+        self.counts.update(keys)
+        self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
+        self.size += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +163,7 @@ _Word = tuple[str, str | None, str | None]
 # keys without name keys (for the token opening a text), and their name keys.
 _Token = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 _NORMS, _KEYS, _NAMES = itemgetter(0), itemgetter(1), itemgetter(3)
+_COUNT = itemgetter(1)
 Evidence = tuple[float, ...]
 Observer = Callable[[str, str, Evidence], None]
 
@@ -227,8 +249,12 @@ class ClusterIndex:
     def _weights(self, doc: _Doc) -> dict[str, float]:
         """Each key's inverse document frequency, log((docs + 10) / (df + 1)), so far in the stream."""
         keys = list(doc.keys)
-        counts = map(operator.add, map(self._df.get, keys, repeat(0)), repeat(1))
-        return dict(zip(keys, map(operator.sub, repeat(self._log_docs), map(math.log, counts)), strict=True))
+        counts = list(map(self._df.get, keys, repeat(0)))
+        try:
+            logs = list(map(_LOG1P.__getitem__, counts))
+        except IndexError:  # a word in more stories than the table holds
+            logs = [math.log(n + 1) for n in counts]
+        return dict(zip(keys, map(operator.sub, repeat(self._log_docs), logs), strict=True))
 
     def _add(
         self,
@@ -273,21 +299,20 @@ class ClusterIndex:
         self._join(cluster_id, doc, weights)
 
     def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float]) -> None:
-        own2 = sum(w * w for w in weights.values())
+        values = list(weights.values())
+        own2 = math.fsum(map(operator.mul, values, values))
         cluster = self._clusters.get(cluster_id)
         if cluster is None:
-            self._clusters[cluster_id] = _Cluster(Counter(doc.keys), own2, 1)
-            return
-        # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
-        cluster.norm2 += own2 + 2 * _dot(weights, cluster.counts, doc.keys)
-        cluster.counts.update(doc.keys)
-        cluster.size += 1
+            self._clusters[cluster_id] = _Cluster(doc.keys, None, own2, 1)
+        else:
+            cluster.add(doc.keys, cluster.dot(weights, doc.keys), own2)
 
     def _blocking_keys(self, doc: _Doc) -> list[str]:
         """The title's informative words and the rarest words of the summary: enough to find any copy."""
-        rest = doc.keys - doc.title_keys
+        # A name's key and its name key ("#...") find the same stories: names add nothing here.
+        rest = doc.keys - doc.title_keys - doc.names
         rarest = sorted(zip(map(self._df.get, rest, repeat(0)), rest, strict=True))[:_RARE_SUMMARY_KEYS]
-        return sorted(doc.title_keys.union(w for _, w in rarest))
+        return sorted((doc.title_keys - doc.names).union(w for _, w in rarest))
 
     def _candidates(self, weights: dict[str, float], blocking: list[str]) -> list[_Member]:
         """Stored stories sharing the most blocking words with the story, most first."""
@@ -297,8 +322,8 @@ class ClusterIndex:
         found = [p for p in map(postings.get, blocking) if p is not None and len(p) <= limit]
         shared = Counter(chain.from_iterable(found))
         floor = max(1, round(cfg.min_block_share * len(blocking)))
-        ranked = sorted([kv for kv in shared.items() if kv[1] >= floor], key=_second, reverse=True)
-        return [members[key] for key, _ in ranked[: cfg.max_candidates]]
+        ranked = sorted(shared.items(), key=_COUNT, reverse=True)[: cfg.max_candidates]
+        return [members[key] for key, count in ranked if count >= floor]
 
     def _find(
         self, story: Story, doc: _Doc, weights: dict[str, float], blocking: list[str], when: float
@@ -390,7 +415,8 @@ class _Scorer:
         """Return why and how strongly the story belongs with `other`, or None."""
         cfg, doc = self.index.config, self.doc
         weight_of = self.weights.__getitem__
-        shared = sum(map(weight_of, doc.keys & other.keys))
+        common = doc.keys & other.keys
+        shared = sum(map(weight_of, common))
         overlap = 2 * shared / (self.own + other.weight)
         if overlap < cfg.min_overlap:
             return None
@@ -399,7 +425,7 @@ class _Scorer:
             shingles = _jaccard(doc.shingles, other.shingles)
             if shingles >= cfg.shingles_same:
                 return "summary", 1.0 + shingles
-        evidence = self.evidence(other, gap, shared, overlap, shingles)
+        evidence = self.evidence(other, gap, common, shared, overlap, shingles)
         z = cfg.bias + sum(map(operator.mul, cfg.weights, evidence))
         observe = self.index._observe
         # The centroid costs most and lies in [0, 1]: weigh it only if it could tip the balance.
@@ -413,7 +439,13 @@ class _Scorer:
         return ("similar", probability) if probability >= cfg.join_probability else None
 
     def evidence(
-        self, other: _Member, gap: float, shared: float, overlap: float, shingles: float
+        self,
+        other: _Member,
+        gap: float,
+        common: frozenset[str],
+        shared: float,
+        overlap: float,
+        shingles: float,
     ) -> Evidence:
         """All evidence but the cluster similarity."""
         doc, weight_of = self.doc, self.weights.__getitem__
@@ -429,7 +461,6 @@ class _Scorer:
             else 0.0
         )
         names = self.own_names + other.names_weight
-        common = doc.keys & other.keys
         return (
             overlap,
             shared / lighter if lighter > 0 else 0.0,
@@ -450,8 +481,7 @@ class _Scorer:
         cluster = self.index._clusters.get(cluster_id)
         similarity = 0.0
         if cluster is not None and cluster.norm2 > 0 and self.norm > 0:
-            weights, counts = self.weights, cluster.counts
-            similarity = _dot(weights, counts, self.doc.keys) / (self.norm * math.sqrt(cluster.norm2))
+            similarity = cluster.dot(self.weights, self.doc.keys) / (self.norm * math.sqrt(cluster.norm2))
         self.centroid[cluster_id] = similarity
         return similarity
 
@@ -473,23 +503,14 @@ def _analyse(raw: str) -> _Word:
     return norm, key and sys.intern(key), sys.intern(f"#{key}") if named else None
 
 
-def _second(pair: tuple[int, int]) -> int:
-    return pair[1]
-
-
-def _dot(weights: dict[str, float], counts: Counter[str], keys: frozenset[str]) -> float:
-    """The dot product of a story's weights with a cluster's centroid (as counts: weighted by the story)."""
-    shared = list(keys & counts.keys())
-    weight_of = weights.__getitem__
-    squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
-    return math.fsum(map(operator.mul, squares, map(counts.__getitem__, shared)))
-
-
 _ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,}")
 
 
 def _undot(m: re.Match[str]) -> str:
     return m.group().replace(".", "")
+
+
+_LOG1P = [math.log(n + 1) for n in range(100_000)]
 
 
 def _when(story: Story, now: datetime) -> float:
