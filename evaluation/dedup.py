@@ -207,7 +207,9 @@ def refit(stories: list[dict[str, str]], truth: Truth) -> None:
     config = fit(stories, truth)
     print("fitted on all days (paste into bot/dedup.py):")
     print(f"  WEIGHTS = {config.weights}\n  BIAS = {config.bias}")
-    print("  (" + ", ".join(f"{name} {w:+.2f}" for name, w in zip(EVIDENCE, config.weights, strict=True)) + ")")
+    print(
+        "  (" + ", ".join(f"{name} {w:+.2f}" for name, w in zip(EVIDENCE, config.weights, strict=True)) + ")"
+    )
     first, second = truth.halves()
     for train, test in ((first, second), (second, first)):
         print(f"fitted on {', '.join(train)}; scored on held-out {', '.join(test)}:")
