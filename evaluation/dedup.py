@@ -2,22 +2,37 @@
 
 Pairwise precision: of the pairs of stories put in one cluster, the share that belong to one event.
 Pairwise recall: of the pairs of stories that report one development, the share put in one cluster.
-Run: .venv/bin/python -m evaluation.dedup [--window 48h] [--show 10]
+Strict precision (reported too): of the merged pairs, the share that report one development.
+Run: .venv/bin/python -m evaluation.dedup [--window 48h] [--show 10] [--baseline] [--curve] [--fit]
+
+--curve prints precision and recall for a range of join probabilities, on all days and on each half of
+the days. --fit refits the weights of the clusterer's model (logistic regression on the evidence of every
+candidate pair the clusterer scores, labelled "same development"), once on all days (the weights to ship)
+and once on each half of the days, scored on the other half (held out), to show how well the fit holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
+import math
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
 from rapidfuzz import fuzz
 
 from bot.cli import main as newsbot
+from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Evidence
+from bot.jsonl import story_from_json
 from bot.normalize import normalize
+
+Pair = tuple[str, str]
+PROBABILITIES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6]
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "dedup" / "stories.jsonl"
 
@@ -74,19 +89,151 @@ def title_baseline(stories: list[dict[str, str]], threshold: float = 80) -> set[
     return found
 
 
+def cluster(
+    stories: list[dict[str, str]], config: DedupConfig, observe: bool = False
+) -> tuple[dict[str, str], list[tuple[str, str, Evidence]]]:
+    """Cluster the stories as `newsbot dedup` does, with a given config; optionally keep every candidate."""
+    seen: list[tuple[str, str, Evidence]] = []
+    index = ClusterIndex(config, (lambda a, b, e: seen.append((a, b, e))) if observe else None)
+    latest, clusters = datetime(1970, 1, 1, tzinfo=UTC), {}
+    for record in stories:
+        story = story_from_json(
+            {k: record[k] for k in ("id", "title", "summary", "url", "source", "published")}
+        )
+        latest = max(latest, story.published or latest)
+        clusters[story.id] = index.assign(story, latest).cluster_id
+    return clusters, seen
+
+
+class Truth:
+    """The labelled pairs, optionally restricted to pairs whose stories were both published on given days."""
+
+    def __init__(self, stories: list[dict[str, str]]) -> None:
+        self.day = {s["id"]: s["published"][:10] for s in stories}
+        self.days = sorted(set(self.day.values()))
+        self.events = pairs(group({s["id"]: s["event"] for s in stories}))
+        self.developments = pairs(group({s["id"]: s["development"] for s in stories}))
+
+    def score(self, clusters: dict[str, str], days: Iterable[str] | None = None) -> dict[str, float]:
+        predicted, events, developments = pairs(group(clusters)), self.events, self.developments
+        if days is not None:
+            keep = set(days)
+            predicted, events, developments = (
+                {p for p in ps if self.day[p[0]] in keep and self.day[p[1]] in keep}
+                for ps in (predicted, events, developments)
+            )
+        result = score(predicted, events, developments)
+        result["strict_precision"] = len(predicted & developments) / len(predicted) if predicted else 1.0
+        return result
+
+    def halves(self) -> tuple[list[str], list[str]]:
+        return self.days[0::2], self.days[1::2]
+
+
+def describe(result: dict[str, float]) -> str:
+    return (
+        f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
+        f"strict precision {result['strict_precision']:.3f}"
+    )
+
+
+def fit_logistic(rows: list[Evidence], labels: list[int], l2: float = 1.0) -> tuple[list[float], float]:
+    """Fit logistic regression (Newton's method, L2 on standardised features); return weights and bias."""
+    d, n = len(rows[0]), len(rows)
+    mean = [sum(r[j] for r in rows) / n for j in range(d)]
+    std = [math.sqrt(sum((r[j] - mean[j]) ** 2 for r in rows) / n) or 1.0 for j in range(d)]
+    xs = [[1.0] + [(r[j] - mean[j]) / std[j] for j in range(d)] for r in rows]
+    beta = [0.0] * (d + 1)
+    for _ in range(25):
+        grad = [-l2 * b if j else 0.0 for j, b in enumerate(beta)]
+        hess = [[(l2 if i == j and i else 0.0) for j in range(d + 1)] for i in range(d + 1)]
+        for x, y in zip(xs, labels, strict=True):
+            z = sum(b * v for b, v in zip(beta, x, strict=True))
+            p = 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+            w = p * (1 - p)
+            for i, xi in enumerate(x):
+                grad[i] += (y - p) * xi
+                row, wxi = hess[i], w * xi
+                for j in range(i + 1):
+                    row[j] += wxi * x[j]
+        for i in range(d + 1):
+            for j in range(i):
+                hess[j][i] = hess[i][j]
+        step = _solve(hess, grad)
+        beta = [b + s for b, s in zip(beta, step, strict=True)]
+        if max(map(abs, step)) < 1e-6:
+            break
+    weights = [beta[j + 1] / std[j] for j in range(d)]
+    bias = beta[0] - sum(w * m for w, m in zip(weights, mean, strict=True))
+    return weights, bias
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Solve a x = b by Gaussian elimination with partial pivoting."""
+    n = len(b)
+    m = [row[:] + [v] for row, v in zip(a, b, strict=True)]
+    for c in range(n):
+        pivot = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[pivot] = m[pivot], m[c]
+        for r in range(c + 1, n):
+            f = m[r][c] / m[c][c]
+            for k in range(c, n + 1):
+                m[r][k] -= f * m[c][k]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (m[r][n] - sum(m[r][k] * x[k] for k in range(r + 1, n))) / m[r][r]
+    return x
+
+
+def fit(stories: list[dict[str, str]], truth: Truth, days: Iterable[str] | None = None) -> DedupConfig:
+    """Refit the model's weights on the candidates of stories published on `days` (all days by default)."""
+    development = {s["id"]: s["development"] for s in stories}
+    _, seen = cluster(stories, DedupConfig(), observe=True)
+    keep = set(days) if days is not None else set(truth.days)
+    rows = [(e, int(development[a] == development[b])) for a, b, e in seen if truth.day[a] in keep]
+    weights, bias = fit_logistic([e for e, _ in rows], [y for _, y in rows])
+    return dataclasses.replace(
+        DedupConfig(), weights=tuple(round(w, 3) for w in weights), bias=round(bias, 3)
+    )
+
+
+def curve(stories: list[dict[str, str]], truth: Truth, config: DedupConfig, days: list[str] | None) -> None:
+    for probability in PROBABILITIES:
+        clusters, _ = cluster(stories, dataclasses.replace(config, join_probability=probability))
+        print(f"  join at {probability:.2f}: {describe(truth.score(clusters, days))}")
+
+
+def refit(stories: list[dict[str, str]], truth: Truth) -> None:
+    config = fit(stories, truth)
+    print("fitted on all days (paste into bot/dedup.py):")
+    print(f"  WEIGHTS = {config.weights}\n  BIAS = {config.bias}")
+    print(
+        "  (" + ", ".join(f"{name} {w:+.2f}" for name, w in zip(EVIDENCE, config.weights, strict=True)) + ")"
+    )
+    first, second = truth.halves()
+    for train, test in ((first, second), (second, first)):
+        print(f"fitted on {', '.join(train)}; scored on held-out {', '.join(test)}:")
+        curve(stories, truth, fit(stories, truth, train), test)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", default="48h")
     parser.add_argument("--show", type=int, default=0, help="print this many wrong merges and missed pairs")
     parser.add_argument("--baseline", action="store_true", help="also score the title-only baseline")
+    parser.add_argument("--curve", action="store_true", help="precision and recall by join probability")
+    parser.add_argument("--fit", action="store_true", help="refit the model's weights; held-out scores")
     args = parser.parse_args()
     stories = load()
     by_id = {s["id"]: s for s in stories}
+    truth = Truth(stories)
+    if args.fit:
+        refit(stories, truth)
+        return
     clusters = cluster_with_newsbot(stories, args.window)
-    events = pairs(group({s["id"]: s["event"] for s in stories}))
-    developments = pairs(group({s["id"]: s["development"] for s in stories}))
+    events, developments = truth.events, truth.developments
     predicted = pairs(group(clusters))
-    result = score(predicted, events, developments)
+    result = truth.score(clusters)
     print(
         f"{len(stories)} stories, {len(set(s['development'] for s in stories))} developments, "
         f"{len(set(s['event'] for s in stories))} events; {len(developments)} same-development pairs"
@@ -95,6 +242,13 @@ def main() -> None:
         f"newsbot dedup: precision {result['precision']:.3f}  recall {result['recall']:.3f}  "
         f"F1 {result['f1']:.3f}  clusters {len(set(clusters.values()))}  merged pairs {len(predicted)}"
     )
+    print(f"strict precision (merged pairs of one development): {result['strict_precision']:.3f}")
+    for half in truth.halves():
+        print(f"  days {', '.join(half)}: {describe(truth.score(clusters, half))}")
+    if args.curve:
+        for days in (None, *truth.halves()):
+            print(f"by join probability, {'all days' if days is None else ', '.join(days)}:")
+            curve(stories, truth, DedupConfig(), days)
     if args.baseline:
         base = score(title_baseline(stories), events, developments)
         print(

@@ -33,4 +33,4 @@ def test_clusterer_keeps_precision_on_the_labelled_set() -> None:
     result = dedup_eval.score(dedup_eval.pairs(dedup_eval.group(clusters)), events, developments)
     assert len(stories) >= 500
     assert result["precision"] >= 0.97
-    assert result["recall"] >= 0.45  # the level reached so far (issue: 0.85); a floor against regressions
+    assert result["recall"] >= 0.55  # measured 0.594 (issue: 0.85); a floor against regressions

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.dedup import ClusterIndex, DedupConfig
+import pytest
+
+from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig
 from bot.model import Story
 from bot.urls import canonical_url
 
@@ -97,3 +99,36 @@ def test_expire_forgets_old_stories() -> None:
     index = ClusterIndex(DedupConfig(window=timedelta(hours=1)))
     index.assign(story("a", "Robert Jenrick resigns as immigration minister"), T0)
     assert index.expire(T0 + timedelta(hours=2)) == 1 and len(index) == 0
+
+
+def test_every_candidate_is_scored_on_the_named_evidence() -> None:
+    seen: list[tuple[str, str, tuple[float, ...]]] = []
+    index = ClusterIndex(observe=lambda a, b, evidence: seen.append((a, b, evidence)))
+    assign_all(
+        index,
+        [
+            story("a", "Iceland warns of volcanic eruption as earthquakes shake Grindavik", minutes=0),
+            story("b", "Grindavik evacuated as Iceland braces for volcanic eruption", minutes=30),
+        ],
+    )
+    assert [(a, b) for a, b, _ in seen] == [("b", "a")]
+    assert len(seen[0][2]) == len(EVIDENCE)
+    evidence = dict(zip(EVIDENCE, seen[0][2], strict=True))
+    assert 0 < evidence["overlap"] <= 1 and evidence["hours_apart"] == 0.5
+    assert evidence["cluster_similarity"] > 0
+
+
+def test_a_model_with_the_wrong_number_of_weights_is_refused() -> None:
+    with pytest.raises(ValueError, match="weights"):
+        ClusterIndex(DedupConfig(weights=(1.0, 2.0)))
+
+
+def test_a_cluster_lives_while_any_member_is_in_the_window() -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)))
+    title = "Robert Jenrick resigns as immigration minister over Rwanda legislation"
+    first = story("a", title)
+    second = story("b", f"{title}: what we know", minutes=60 * 40)
+    third = story("c", f"{title}: what we know", minutes=60 * 80)
+    assert assign_all(index, [first, second]) == ["a", "a"]
+    assert index.expire(T0 + timedelta(hours=60)) == 1
+    assert index.assign(third, T0 + timedelta(hours=80)).cluster_id == "a"
