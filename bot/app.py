@@ -33,7 +33,7 @@ from bot.model import DigestStory, FeedState, OutgoingMessage, Story
 from bot.outbox import FlushReport, flush_outbox
 from bot.pipeline import Ingestor, PollReport, poll_feed
 from bot.poller import Poller, worker_name
-from bot.polling import PollPolicy, feed_health
+from bot.polling import PollPolicy, feed_health, health_counts
 from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
 from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
@@ -464,19 +464,11 @@ def _serve_metrics(app: App) -> MetricsServer | None:
     if s.metrics_port is None:
         return None
 
-    def report() -> tuple[bool, dict[str, Any]]:
-        ok, detail = health(app)
-        app.metrics.queue_depth.set(detail.get("outbox_depth", 0))
-        now = app.clock()
-        counts: dict[str, int] = {}
-        for state in app.store.feed_states():
-            label = feed_health(state, now).split(" (")[0]
-            counts[label] = counts.get(label, 0) + 1
-        app.metrics.set_feed_health(counts.items())
-        return ok, detail
+    def refresh() -> None:  # the gauges read from the database, before each scrape of /metrics
+        app.metrics.queue_depth.set(app.store.outbox_depth())
+        app.metrics.set_feed_health(health_counts(app.store.feed_states(), app.clock()).items())
 
-    server = serve(app.metrics, report, s.metrics_host, s.metrics_port)
-    return server
+    return serve(app.metrics, lambda: health(app), s.metrics_host, s.metrics_port, refresh)
 
 
 async def _start_commands(app: App) -> bool:

@@ -24,7 +24,7 @@ from bot.logs import setup_logging
 from bot.model import Story
 from bot.outbox import flush_outbox
 from bot.pipeline import PollReport
-from bot.polling import feed_health
+from bot.polling import feed_health, health_counts
 from bot.rulefiles import load_watchlist, render_draft, rule_files
 from bot.settings import ROLES, Settings
 from bot.trends import Trends
@@ -435,10 +435,7 @@ def _stats(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
     try:
         st = application.store.stats()
         now = application.clock()
-        health: dict[str, int] = {}
-        for state in application.store.feed_states():
-            label = feed_health(state, now).split(" (")[0]
-            health[label] = health.get(label, 0) + 1
+        health = health_counts(application.store.feed_states(), now)
         chats = application.store.active_chats()
         table = Table(title=f"newsbot: {application.store.url}", title_justify="left", show_header=False)
         table.add_column("what", style="bold")

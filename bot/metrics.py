@@ -24,6 +24,7 @@ from bot.pipeline import PollReport
 log = logging.getLogger(__name__)
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
+Refresh = Callable[[], None]
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -92,12 +93,19 @@ class _QuietHandler(WSGIRequestHandler):
 class MetricsServer:
     """`/metrics` and `/healthz` on host:port, served from a daemon thread until `close`."""
 
-    def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
+    def __init__(
+        self, metrics: Metrics, health: Health, host: str, port: int, refresh: Refresh | None = None
+    ) -> None:
         prometheus = make_wsgi_app(metrics.registry)
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
             if path == "/metrics":
+                if refresh is not None:
+                    try:
+                        refresh()
+                    except Exception:  # the database: serve the counters anyway; /healthz says what is wrong
+                        log.warning("Unable to refresh the metrics read from the database", exc_info=True)
                 return prometheus(environ, start_response)  # type: ignore[no-any-return]
             if path in ("/healthz", "/health", "/"):
                 try:
@@ -121,10 +129,15 @@ class MetricsServer:
         self._server.server_close()
 
 
-def serve(metrics: Metrics, health: Health, host: str, port: int) -> MetricsServer | None:
-    """Start the metrics server; if the port is taken, log it and go on without (the service matters more)."""
+def serve(
+    metrics: Metrics, health: Health, host: str, port: int, refresh: Refresh | None = None
+) -> MetricsServer | None:
+    """Start the metrics server; if the port is taken, log it and go on without (the service matters more).
+
+    `refresh` runs before each scrape of /metrics, to set the gauges that are read rather than counted.
+    """
     try:
-        server = MetricsServer(metrics, health, host, port)
+        server = MetricsServer(metrics, health, host, port, refresh)
     except OSError as exc:
         log.warning(
             "Unable to serve /metrics and /healthz", extra={"address": f"{host}:{port}", "error": str(exc)}

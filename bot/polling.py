@@ -11,7 +11,8 @@ longer when the server asks with `Retry-After`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -102,5 +103,6 @@ def feed_health(state: FeedState, now: datetime) -> str:
     return f"failing ({state.error_count}×)"
 
 
-def is_unhealthy(state: FeedState, now: datetime) -> bool:
-    return feed_health(state, now).startswith("unhealthy")
+def health_counts(states: Iterable[FeedState], now: datetime) -> dict[str, int]:
+    """How many feeds are ok, failing, unhealthy or never polled."""
+    return dict(Counter(feed_health(state, now).split(" (")[0] for state in states))

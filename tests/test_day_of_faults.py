@@ -31,6 +31,7 @@ from bot.model import OutgoingMessage, RuleKind
 from bot.senders import SendOutcome
 from bot.settings import Settings
 from bot.watchlist import Channel, FeedRule, Mode, Priority, Rule, Watchlist
+from tests.helpers.feedserver import QuietHTTPServer
 
 START = datetime(2025, 5, 15, 0, 0, tzinfo=UTC)
 PACE = 2400.0  # simulated seconds per real second: a day in 36 s
@@ -101,11 +102,6 @@ def rss(feed: str, hour: int) -> bytes:
     ).encode()
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # clients hanging up on the endless and hanging feeds: expected here
-
-
 @dataclass
 class FaultyServer:
     clock: SimClock
@@ -165,7 +161,7 @@ class FaultyServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return int(self._server.server_address[1])

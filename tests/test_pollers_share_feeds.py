@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, func, select
 
 from storage.schema import feeds, matches, outbox, stories
 from tests.conftest import ROOT
+from tests.helpers.feedserver import QuietHTTPServer
 
 pytestmark = pytest.mark.postgres
 
@@ -33,11 +34,6 @@ FEEDS = 60
 OWN = 5  # stories only one feed carries
 SHARED = 3  # stories every feed carries (the same guid and link): workers race to store them
 LEASE = 4  # seconds
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a killed poller's connection is reset: expected here
 
 
 @dataclass
@@ -73,7 +69,7 @@ class SlowFeeds:
                 with outer.lock:
                     outer.polls[feed].append((started, time.monotonic()))
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return int(self._server.server_address[1])

@@ -215,3 +215,17 @@ def test_a_taken_metrics_port_does_not_stop_the_service() -> None:
         assert serve(Metrics(), lambda: (True, {}), "127.0.0.1", first.port) is None
     finally:
         first.close()
+
+
+def test_metrics_read_from_the_database_are_refreshed_on_each_scrape() -> None:
+    metrics = Metrics()
+    depth = [3]
+    server = serve(metrics, lambda: (True, {}), "127.0.0.1", 0, lambda: metrics.queue_depth.set(depth[0]))
+    assert server is not None
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        assert "newsbot_outbox_depth 3.0" in urllib.request.urlopen(url, timeout=5).read().decode()
+        depth[0] = 7
+        assert "newsbot_outbox_depth 7.0" in urllib.request.urlopen(url, timeout=5).read().decode()
+    finally:
+        server.close()

@@ -26,6 +26,15 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "feeds"
 LAST_MODIFIED = "Wed, 15 Nov 2023 12:00:00 GMT"
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading server that does not print clients hanging up (killed pollers, timeouts, size caps)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 @dataclass
 class Recorded:
     path: str
