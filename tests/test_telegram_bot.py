@@ -83,6 +83,8 @@ def service(tmp_path: Path, feed_server: FeedServer) -> Iterator[tuple[Service, 
         application = app.build(settings, clock=lambda: clock[0])
         running = Service(application)
         running.thread.start()
+        # The first poll happens before any user acts, so its stories never race a test's own messages.
+        _wait_for(lambda: (state := application.store.feed_state(url)) is not None and state.last_polled)
         yield running, emulator, clock
         running.close()
 
