@@ -28,6 +28,7 @@ from bot.errors import RuleFileError
 from bot.fetch import Fetcher, FetchLimits
 from bot.lexicon import common_words
 from bot.matching import Matcher
+from bot.meaning import embedder
 from bot.metrics import Metrics, MetricsServer, serve
 from bot.model import DigestStory, FeedState, OutgoingMessage, Story
 from bot.outbox import FlushReport, flush_outbox
@@ -103,7 +104,7 @@ def build(
     """Wire every part from settings; the cluster index is restored from recently stored stories."""
     watchlist = watchlist if watchlist is not None else load_rules(settings)
     store = open_store(settings.db)
-    index = ClusterIndex(DedupConfig(window=settings.dedup_window))
+    index = ClusterIndex(DedupConfig(window=settings.dedup_window), embed=embedder())
     now = clock()
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
     for story, cluster_id in store.recent_stories(now - settings.dedup_window):

@@ -13,8 +13,11 @@ holds, else it starts its own cluster, named by its id. In order:
    the same for titles alone, for headline words found anywhere in the other story, and for names and
    numbers; the title ratio; shared wording; the time between the two; whether one outlet published
    both; and the story's similarity to the whole cluster (the centroid of its members' words), so a
-   story that fits a cluster's common vocabulary joins it more readily than one that echoes one member.
-   The weights are fitted on the hand-labelled set (`python -m evaluation.dedup --fit`).
+   story that fits a cluster's common vocabulary joins it more readily than one that echoes one member;
+   and, given an embedder (`bot.meaning`), the cosine of the two stories' text embeddings, which finds
+   a development reworded in other words ("curbs consideration of race" / "sets limits on affirmative
+   action"). The weights are fitted on the hand-labelled set (`python -m evaluation.dedup --fit`): one
+   model with the embeddings, one without them (`lexical_model`) for an index built without an embedder.
 
 Candidates come from an inverted index (blocking) of each story's title words and the rarest words of
 its summary: a story is compared only with the `max_candidates` stored stories that share the most of
@@ -39,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain, repeat
 from operator import itemgetter
+from typing import Any
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
@@ -78,10 +82,35 @@ EVIDENCE = (
     "shingles",  # Jaccard overlap of the summaries' word 3-shingles
     "hours_apart",
     "same_source",  # 1 when one outlet published both (outlets rarely repeat a development)
+    "meaning",  # cosine of the stories' text embeddings (0 without an embedder)
     "cluster_similarity",  # cosine between the story and its candidate cluster's centroid
 )
-WEIGHTS = (7.486, -0.873, 1.088, 0.504, -1.925, 0.517, 3.255, 0.312, -0.124, -1.452, 1.869)
-BIAS = -6.896
+
+# A unit vector (a numpy array from `bot.meaning`): `a @ b` of two is their cosine. The core needs only that
+# operator, so it does not depend on numpy.
+Vector = Any
+# Maps a text, given as its whitespace-separated words, to a unit vector (None for no known word).
+Embed = Callable[[list[str]], Vector | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Logistic regression over `EVIDENCE`: a pair joins when its probability reaches `join_probability`."""
+
+    weights: tuple[float, ...]
+    bias: float
+    join_probability: float
+
+
+# Fitted by `python -m evaluation.dedup --fit` on tests/data/dedup (2,501 hand-labelled stories, all days);
+# the probability to join was chosen there for the best recall at pairwise precision >= 0.97.
+SEMANTIC = Model(
+    (3.397, -0.998, 0.635, 0.503, -1.366, 0.453, 3.03, 0.463, -0.113, -1.471, 2.998, 0.982), -6.736, 0.45
+)
+# Without text embeddings (`--lexical`); fitted under the previous blocking settings (README, "Dedup").
+LEXICAL = Model(
+    (7.486, -0.873, 1.088, 0.504, -1.925, 0.517, 3.255, 0.312, -0.124, -1.452, 0.0, 1.869), -6.896, 0.4
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +118,8 @@ class DedupConfig:
     window: timedelta = timedelta(hours=48)
     title_same: float = 90.0
     shingles_same: float = 0.6
-    # Fitted by `python -m evaluation.dedup --fit` on tests/data/dedup (2,501 hand-labelled stories, all
-    # days); the probability to join was chosen there for the best recall at pairwise precision >= 0.97.
-    # (These weights come from the fit under the previous blocking settings; a refit under the current
-    # ones scores lower at that precision: README, "Dedup".)
-    weights: tuple[float, ...] = WEIGHTS
-    bias: float = BIAS
-    join_probability: float = 0.4
+    model: Model = SEMANTIC  # for an index with an embedder
+    lexical_model: Model = LEXICAL  # for one without
     max_postings: int = 30
     min_block_share: float = 0.15
     overlap_floor: float = 0.2
@@ -113,6 +137,7 @@ class _Member:
     names: frozenset[str]
     shingles: frozenset[int]
     summary_words: int
+    vector: Vector | None
     weight: float
     title_weight: float
     names_weight: float
@@ -160,6 +185,7 @@ class _Doc:
     names: frozenset[str]
     shingles: frozenset[int]
     summary_words: int
+    vector: Vector | None
 
 
 # A word of a text: its normal form, its key (None for a stopword) and its name key (None unless a name).
@@ -176,16 +202,22 @@ Observer = Callable[[str, str, Evidence], None]
 class ClusterIndex:
     """Streaming clusterer: `assign` each story once, in arrival order.
 
+    `embed`, when given, maps a story's text to a unit vector (`bot.meaning.embedder()`); the model then
+    weighs the stories' meaning too (`config.model`), else words alone (`config.lexical_model`).
     `observe`, when given, is called with (story id, candidate story id, evidence) for every candidate a
     story is scored against; the evaluation fits the model's weights from these.
     """
 
-    def __init__(self, config: DedupConfig | None = None, observe: Observer | None = None) -> None:
+    def __init__(
+        self, config: DedupConfig | None = None, observe: Observer | None = None, embed: Embed | None = None
+    ) -> None:
         self.config = config or DedupConfig()
-        if len(self.config.weights) != len(EVIDENCE):
-            raise ValueError(f"dedup: {len(EVIDENCE)} weights needed, got {len(self.config.weights)}")
+        self.model = self.config.model if embed is not None else self.config.lexical_model
+        if len(self.model.weights) != len(EVIDENCE):
+            raise ValueError(f"dedup: {len(EVIDENCE)} weights needed, got {len(self.model.weights)}")
         self._observe = observe
-        p = self.config.join_probability
+        self._embed = embed
+        p = self.model.join_probability
         self._join_logit = math.log(p / (1 - p)) if 0 < p < 1 else (math.inf if p >= 1 else -math.inf)
         self._members: dict[int, _Member] = {}
         self._clusters: dict[str, _Cluster] = {}
@@ -285,6 +317,7 @@ class ClusterIndex:
             doc.names,
             doc.shingles,
             doc.summary_words,
+            doc.vector,
             sum(weights.values()),
             sum(map(weight_of, doc.title_keys)),
             sum(map(weight_of, doc.names)),
@@ -380,8 +413,10 @@ class ClusterIndex:
 
     def _doc(self, story: Story) -> _Doc:
         """Analyse a story: a capitalised word counts as a name except where it opens the text."""
-        title = self._tokens_of(prepare(story.title).split())
-        head = self._tokens_of(prepare(story.summary).split(maxsplit=_SUMMARY_WORDS)[:_SUMMARY_WORDS])
+        title_words = prepare(story.title).split()
+        head_words = prepare(story.summary).split(maxsplit=_SUMMARY_WORDS)[:_SUMMARY_WORDS]
+        title = self._tokens_of(title_words)
+        head = self._tokens_of(head_words)
         title_keys = set(chain.from_iterable(map(_KEYS, title[1:])))
         summary_keys = set(chain.from_iterable(map(_KEYS, head[1:])))
         names = set(chain.from_iterable(map(_NAMES, title[1:])))
@@ -391,6 +426,7 @@ class ClusterIndex:
         if head:
             summary_keys.update(head[0][2])
         norms = list(chain.from_iterable(map(_NORMS, head)))
+        vector = self._embed(title_words + head_words) if self._embed is not None else None
         return _Doc(
             " ".join(sorted(chain.from_iterable(map(_NORMS, title)))),
             frozenset(title_keys),
@@ -398,6 +434,7 @@ class ClusterIndex:
             frozenset(names),
             frozenset(map(hash, zip(norms, norms[1:], norms[2:], strict=False))),
             len(norms),
+            vector,
         )
 
 
@@ -431,17 +468,18 @@ class _Scorer:
             if shingles >= cfg.shingles_same:
                 return "summary", 1.0 + shingles
         evidence = self.evidence(other, gap, common, shared, overlap, shingles)
-        z = cfg.bias + sum(map(operator.mul, cfg.weights, evidence))
+        model = self.index.model
+        z = model.bias + sum(map(operator.mul, model.weights, evidence))
         observe = self.index._observe
         # The centroid costs most and lies in [0, 1]: weigh it only if it could tip the balance.
-        if observe is None and z + max(0.0, cfg.weights[-1]) < self.index._join_logit:
+        if observe is None and z + max(0.0, model.weights[-1]) < self.index._join_logit:
             return None
         evidence += (self.cluster_similarity(other.cluster_id),)
         if observe is not None:
             observe(self.story.id, other.story_id, evidence)
-        z += cfg.weights[-1] * evidence[-1]
+        z += model.weights[-1] * evidence[-1]
         probability = 1 / (1 + math.exp(-z)) if z > -50 else 0.0
-        return ("similar", probability) if probability >= cfg.join_probability else None
+        return ("similar", probability) if probability >= model.join_probability else None
 
     def evidence(
         self,
@@ -477,6 +515,7 @@ class _Scorer:
             shingles,
             gap / 3600,
             1.0 if self.story.source and self.story.source == other.source else 0.0,
+            float(doc.vector @ other.vector) if doc.vector is not None and other.vector is not None else 0.0,
         )
 
     def cluster_similarity(self, cluster_id: str) -> float:

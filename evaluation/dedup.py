@@ -27,12 +27,14 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from bot.cli import main as newsbot
-from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Evidence
+from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Evidence, Model
 from bot.jsonl import story_from_json
+from bot.meaning import embedder
 from bot.normalize import normalize
+from bot.watchlist import parse_span
 
 Pair = tuple[str, str]
-PROBABILITIES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6]
+PROBABILITIES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.42, 0.45, 0.5, 0.6]
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "dedup" / "stories.jsonl"
 
@@ -90,11 +92,14 @@ def title_baseline(stories: list[dict[str, str]], threshold: float = 80) -> set[
 
 
 def cluster(
-    stories: list[dict[str, str]], config: DedupConfig, observe: bool = False
+    stories: list[dict[str, str]], config: DedupConfig, observe: bool = False, lexical: bool = False
 ) -> tuple[dict[str, str], list[tuple[str, str, Evidence]]]:
-    """Cluster the stories as `newsbot dedup` does, with a given config; optionally keep every candidate."""
+    """Cluster the stories as `newsbot dedup` does, with a given config; optionally keep every candidate.
+
+    `lexical` leaves the text embeddings out (the model for an index without an embedder)."""
     seen: list[tuple[str, str, Evidence]] = []
-    index = ClusterIndex(config, (lambda a, b, e: seen.append((a, b, e))) if observe else None)
+    record_pair = (lambda a, b, e: seen.append((a, b, e))) if observe else None
+    index = ClusterIndex(config, record_pair, None if lexical else embedder())
     latest, clusters = datetime(1970, 1, 1, tzinfo=UTC), {}
     for record in stories:
         story = story_from_json(
@@ -185,35 +190,50 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     return x
 
 
-def fit(stories: list[dict[str, str]], truth: Truth, days: Iterable[str] | None = None) -> DedupConfig:
+def fit(
+    stories: list[dict[str, str]], truth: Truth, days: Iterable[str] | None = None, lexical: bool = False
+) -> DedupConfig:
     """Refit the model's weights on the candidates of stories published on `days` (all days by default)."""
     development = {s["id"]: s["development"] for s in stories}
-    _, seen = cluster(stories, DedupConfig(), observe=True)
+    _, seen = cluster(stories, DedupConfig(), observe=True, lexical=lexical)
     keep = set(days) if days is not None else set(truth.days)
     rows = [(e, int(development[a] == development[b])) for a, b, e in seen if truth.day[a] in keep]
+    if lexical:  # the meaning evidence is 0 throughout: fit the rest, and give it no weight
+        meaning = EVIDENCE.index("meaning")
+        rows = [(e[:meaning] + e[meaning + 1 :], y) for e, y in rows]
     weights, bias = fit_logistic([e for e, _ in rows], [y for _, y in rows])
-    return dataclasses.replace(
-        DedupConfig(), weights=tuple(round(w, 3) for w in weights), bias=round(bias, 3)
-    )
+    if lexical:
+        weights.insert(meaning, 0.0)
+    model = Model(tuple(round(w, 3) for w in weights), round(bias, 3), DedupConfig().model.join_probability)
+    return _with_model(DedupConfig(), model, lexical)
 
 
-def curve(stories: list[dict[str, str]], truth: Truth, config: DedupConfig, days: list[str] | None) -> None:
+def _with_model(config: DedupConfig, model: Model, lexical: bool) -> DedupConfig:
+    return dataclasses.replace(config, **{"lexical_model" if lexical else "model": model})
+
+
+def curve(
+    stories: list[dict[str, str]], truth: Truth, config: DedupConfig, days: list[str] | None, lexical: bool
+) -> None:
+    model = config.lexical_model if lexical else config.model
     for probability in PROBABILITIES:
-        clusters, _ = cluster(stories, dataclasses.replace(config, join_probability=probability))
+        tried = _with_model(config, dataclasses.replace(model, join_probability=probability), lexical)
+        clusters, _ = cluster(stories, tried, lexical=lexical)
         print(f"  join at {probability:.2f}: {describe(truth.score(clusters, days))}")
 
 
-def refit(stories: list[dict[str, str]], truth: Truth) -> None:
-    config = fit(stories, truth)
-    print("fitted on all days (paste into bot/dedup.py):")
-    print(f"  WEIGHTS = {config.weights}\n  BIAS = {config.bias}")
+def refit(stories: list[dict[str, str]], truth: Truth, lexical: bool) -> None:
+    config = fit(stories, truth, lexical=lexical)
+    model = config.lexical_model if lexical else config.model
+    print(f"fitted on all days (paste into {'LEXICAL' if lexical else 'SEMANTIC'} in bot/dedup.py):")
+    print(f"  weights = {model.weights}\n  bias = {model.bias}")
     print(
-        "  (" + ", ".join(f"{name} {w:+.2f}" for name, w in zip(EVIDENCE, config.weights, strict=True)) + ")"
+        "  (" + ", ".join(f"{name} {w:+.2f}" for name, w in zip(EVIDENCE, model.weights, strict=True)) + ")"
     )
     first, second = truth.halves()
     for train, test in ((first, second), (second, first)):
         print(f"fitted on {', '.join(train)}; scored on held-out {', '.join(test)}:")
-        curve(stories, truth, fit(stories, truth, train), test)
+        curve(stories, truth, fit(stories, truth, train, lexical), test, lexical)
 
 
 def main() -> None:
@@ -223,14 +243,21 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="also score the title-only baseline")
     parser.add_argument("--curve", action="store_true", help="precision and recall by join probability")
     parser.add_argument("--fit", action="store_true", help="refit the model's weights; held-out scores")
+    parser.add_argument(
+        "--lexical", action="store_true", help="without text embeddings (words alone: the fallback model)"
+    )
     args = parser.parse_args()
     stories = load()
     by_id = {s["id"]: s for s in stories}
     truth = Truth(stories)
     if args.fit:
-        refit(stories, truth)
+        refit(stories, truth, args.lexical)
         return
-    clusters = cluster_with_newsbot(stories, args.window)
+    if args.lexical:
+        config = DedupConfig(window=parse_span(args.window))
+        clusters, _ = cluster(stories, config, lexical=True)
+    else:
+        clusters = cluster_with_newsbot(stories, args.window)
     events, developments = truth.events, truth.developments
     predicted = pairs(group(clusters))
     result = truth.score(clusters)
@@ -248,7 +275,7 @@ def main() -> None:
     if args.curve:
         for days in (None, *truth.halves()):
             print(f"by join probability, {'all days' if days is None else ', '.join(days)}:")
-            curve(stories, truth, DedupConfig(), days)
+            curve(stories, truth, DedupConfig(), days, args.lexical)
     if args.baseline:
         base = score(title_baseline(stories), events, developments)
         print(

@@ -33,4 +33,14 @@ def test_clusterer_keeps_precision_on_the_labelled_set() -> None:
     result = dedup_eval.score(dedup_eval.pairs(dedup_eval.group(clusters)), events, developments)
     assert len(stories) >= 500
     assert result["precision"] >= 0.97
-    assert result["recall"] >= 0.55  # measured 0.594 (issue: 0.85); a floor against regressions
+    assert result["recall"] >= 0.60  # measured 0.618 (issue: 0.85); a floor against regressions
+
+
+def test_words_alone_keep_precision_on_the_labelled_set() -> None:
+    """The fallback model, for an index without text embeddings, holds its own figures."""
+    stories = dedup_eval.load()
+    truth = dedup_eval.Truth(stories)
+    clusters, _ = dedup_eval.cluster(stories, dedup_eval.DedupConfig(), lexical=True)
+    result = truth.score(clusters)
+    assert result["precision"] >= 0.97
+    assert result["recall"] >= 0.55  # measured 0.594

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig
+from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Model
 from bot.model import Story
 from bot.urls import canonical_url
 
@@ -120,7 +120,7 @@ def test_every_candidate_is_scored_on_the_named_evidence() -> None:
 
 def test_a_model_with_the_wrong_number_of_weights_is_refused() -> None:
     with pytest.raises(ValueError, match="weights"):
-        ClusterIndex(DedupConfig(weights=(1.0, 2.0)))
+        ClusterIndex(DedupConfig(lexical_model=Model((1.0, 2.0), 0.0, 0.5)))
 
 
 def test_a_cluster_lives_while_any_member_is_in_the_window() -> None:

@@ -1,0 +1,82 @@
+"""Text embeddings for dedup: loaded offline from the installed wheel, and saying what texts mean."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bot import meaning
+from bot.meaning import Embedder, embedder
+from tests.conftest import DATA
+
+
+def vector(text: str) -> np.ndarray:
+    found = embedder()
+    assert found is not None
+    v = found(text.split())
+    assert v is not None
+    return v
+
+
+def test_the_bundled_model_loads_without_a_download() -> None:
+    found = embedder()
+    assert found is not None and found.dims == meaning.DIMS
+    assert embedder() is found  # loaded once per process
+
+
+def test_vectors_are_unit_length_and_deterministic() -> None:
+    a = vector("Rishi Sunak sacks Suella Braverman as home secretary")
+    assert a.shape == (meaning.DIMS,) and a.dtype == np.float32
+    assert float(a @ a) == pytest.approx(1.0, abs=1e-5)
+    assert np.array_equal(a, vector("Rishi Sunak sacks Suella Braverman as home secretary"))
+
+
+def test_a_reworded_report_is_closer_than_another_story_about_the_same_court() -> None:
+    ruling = vector("Supreme Court sets new limits on affirmative action")
+    reworded = vector("US Supreme Court curbs consideration of race in university admissions")
+    other = vector("Supreme Court hears challenge to student loan forgiveness plan")
+    unrelated = vector("Braverman sacked as home secretary after row over police")
+    assert float(ruling @ reworded) > float(ruling @ other) + 0.05
+    assert float(ruling @ reworded) > float(ruling @ unrelated) + 0.3
+
+
+def test_word_by_word_tokens_equal_the_whole_text_tokens() -> None:
+    """Each word's tokens are cached; on real headlines and summaries that changes nothing."""
+    found = embedder()
+    assert found is not None
+    lines = (DATA / "dedup" / "stories.jsonl").read_text().splitlines()[:400]
+    for record in map(json.loads, lines):
+        words = f"{record['title']} {record.get('summary') or ''}".split()
+        whole = found._tokenizer.encode(" ".join(words), add_special_tokens=False).ids
+        assert found.token_ids(words) == whole[: meaning._MAX_TOKENS]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b", "🙂🙂", "\x00\x01", "a" * 10_000, "word " * 5_000])
+def test_odd_text_gives_a_vector_or_none_never_an_error(text: str) -> None:
+    found = embedder()
+    assert found is not None
+    v = found(text.split())
+    if not text.split():
+        assert v is None
+    assert v is None or float(v @ v) == pytest.approx(1.0, abs=1e-5)
+    assert len(found.token_ids(text.split())) <= meaning._MAX_TOKENS
+
+
+def test_the_word_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(meaning, "_WORD_CACHE", 50)
+    fresh = Embedder()
+    for i in range(40):
+        fresh([f"word{i}-{j}" for j in range(10)])
+        assert len(fresh._words) <= 50 + 10
+    assert fresh(["Starmer"]) is not None
+
+
+def test_a_missing_model_leaves_dedup_on_words_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(meaning, "_WEIGHTS", "weights/none.safetensors")
+    meaning.embedder.cache_clear()
+    try:
+        assert meaning.embedder() is None
+    finally:
+        meaning.embedder.cache_clear()
