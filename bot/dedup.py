@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Protocol
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
@@ -86,11 +86,14 @@ EVIDENCE = (
     "cluster_similarity",  # cosine between the story and its candidate cluster's centroid
 )
 
-# A unit vector (a numpy array from `bot.meaning`): `a @ b` of two is their cosine. The core needs only that
-# operator, so it does not depend on numpy.
-Vector = Any
-# Maps a text, given as its whitespace-separated words, to a unit vector (None for no known word).
-Embed = Callable[[list[str]], Vector | None]
+
+class Embed(Protocol):
+    """Maps a text, given as its whitespace-separated words, to a vector (`bot.meaning.Embedder`)."""
+
+    def __call__(self, words: list[str], /) -> bytes | None: ...
+
+    def similarity(self, a: bytes, b: bytes, /) -> float:
+        """The cosine of two vectors."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,7 @@ class _Member:
     names: frozenset[str]
     shingles: frozenset[int]
     summary_words: int
-    vector: Vector | None
+    vector: bytes | None
     weight: float
     title_weight: float
     names_weight: float
@@ -185,7 +188,7 @@ class _Doc:
     names: frozenset[str]
     shingles: frozenset[int]
     summary_words: int
-    vector: Vector | None
+    vector: bytes | None
 
 
 # A word of a text: its normal form, its key (None for a stopword) and its name key (None unless a name).
@@ -217,6 +220,7 @@ class ClusterIndex:
             raise ValueError(f"dedup: {len(EVIDENCE)} weights needed, got {len(self.model.weights)}")
         self._observe = observe
         self._embed = embed
+        self._similarity = embed.similarity if embed is not None else _no_similarity
         p = self.model.join_probability
         self._join_logit = math.log(p / (1 - p)) if 0 < p < 1 else (math.inf if p >= 1 else -math.inf)
         self._members: dict[int, _Member] = {}
@@ -515,7 +519,7 @@ class _Scorer:
             shingles,
             gap / 3600,
             1.0 if self.story.source and self.story.source == other.source else 0.0,
-            float(doc.vector @ other.vector) if doc.vector is not None and other.vector is not None else 0.0,
+            self.index._similarity(doc.vector, other.vector) if doc.vector and other.vector else 0.0,
         )
 
     def cluster_similarity(self, cluster_id: str) -> float:
@@ -562,6 +566,10 @@ def _when(story: Story, now: datetime) -> float:
     if published is None or published > now + timedelta(hours=1):
         return now.timestamp()
     return published.timestamp()
+
+
+def _no_similarity(a: bytes, b: bytes) -> float:
+    return 0.0
 
 
 def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
