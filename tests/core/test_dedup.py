@@ -6,11 +6,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Model
+from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Embed, Model
+from bot.meaning import embedder
 from bot.model import Story
 from bot.urls import canonical_url
 
 T0 = datetime(2023, 11, 15, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["meaning", "words alone"])
+def embed(request: pytest.FixtureRequest) -> Embed | None:
+    """Each behaviour holds for the service's index (with text embeddings) and for the fallback without."""
+    if request.param == "words alone":
+        return None
+    found = embedder()
+    assert found is not None
+    return found
 
 
 def story(sid: str, title: str, summary: str = "", url: str = "", minutes: int = 0) -> Story:
@@ -28,23 +39,23 @@ def assign_all(index: ClusterIndex, stories: list[Story]) -> list[str]:
     return [index.assign(s, s.published or T0).cluster_id for s in stories]
 
 
-def test_same_canonical_url_joins_whatever_the_title() -> None:
+def test_same_canonical_url_joins_whatever_the_title(embed: Embed | None) -> None:
     stories = [
         story("a", "Court rules Rwanda plan unlawful", url="https://www.bbc.co.uk/news/uk-1?at_medium=RSS"),
         story("b", "Rwanda: what the ruling means", url="https://bbc.co.uk/news/uk-1#top", minutes=30),
     ]
-    assert assign_all(ClusterIndex(), stories) == ["a", "a"]
+    assert assign_all(ClusterIndex(embed=embed), stories) == ["a", "a"]
 
 
-def test_near_identical_headlines_from_two_outlets_join() -> None:
+def test_near_identical_headlines_from_two_outlets_join(embed: Embed | None) -> None:
     stories = [
         story("a", "Robert Jenrick resigns as immigration minister over Rwanda legislation"),
         story("b", "Robert Jenrick resigns as immigration minister over Rwanda bill", minutes=20),
     ]
-    assert assign_all(ClusterIndex(), stories) == ["a", "a"]
+    assert assign_all(ClusterIndex(embed=embed), stories) == ["a", "a"]
 
 
-def test_reworded_headline_over_the_same_wire_text_joins() -> None:
+def test_reworded_headline_over_the_same_wire_text_joins(embed: Embed | None) -> None:
     wire = (
         "The UK Supreme Court has ruled that the government's plan to send asylum seekers to Rwanda is "
         "unlawful, upholding an earlier Court of Appeal decision."
@@ -58,10 +69,10 @@ def test_reworded_headline_over_the_same_wire_text_joins() -> None:
             minutes=45,
         ),
     ]
-    assert assign_all(ClusterIndex(), stories) == ["a", "a"]
+    assert assign_all(ClusterIndex(embed=embed), stories) == ["a", "a"]
 
 
-def test_two_stories_about_one_person_on_one_day_stay_apart() -> None:
+def test_two_stories_about_one_person_on_one_day_stay_apart(embed: Embed | None) -> None:
     stories = [
         story(
             "a",
@@ -75,11 +86,11 @@ def test_two_stories_about_one_person_on_one_day_stay_apart() -> None:
             minutes=60,
         ),
     ]
-    assert assign_all(ClusterIndex(), stories) == ["a", "b"]
+    assert assign_all(ClusterIndex(embed=embed), stories) == ["a", "b"]
 
 
-def test_copies_outside_the_window_stay_apart() -> None:
-    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)))
+def test_copies_outside_the_window_stay_apart(embed: Embed | None) -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)), embed=embed)
     stories = [
         story("a", "Robert Jenrick resigns as immigration minister"),
         story("b", "Robert Jenrick resigns as immigration minister", minutes=60 * 72),
@@ -87,23 +98,23 @@ def test_copies_outside_the_window_stay_apart() -> None:
     assert assign_all(index, stories) == ["a", "b"]
 
 
-def test_restore_rebuilds_the_index_after_a_restart() -> None:
+def test_restore_rebuilds_the_index_after_a_restart(embed: Embed | None) -> None:
     first = story("a", "Robert Jenrick resigns as immigration minister over Rwanda legislation")
-    index = ClusterIndex()
+    index = ClusterIndex(embed=embed)
     index.restore(first, "a", T0)
     later = story("b", "Robert Jenrick resigns as immigration minister over Rwanda bill", minutes=5)
     assert index.assign(later, T0).cluster_id == "a"
 
 
-def test_expire_forgets_old_stories() -> None:
-    index = ClusterIndex(DedupConfig(window=timedelta(hours=1)))
+def test_expire_forgets_old_stories(embed: Embed | None) -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=1)), embed=embed)
     index.assign(story("a", "Robert Jenrick resigns as immigration minister"), T0)
     assert index.expire(T0 + timedelta(hours=2)) == 1 and len(index) == 0
 
 
-def test_every_candidate_is_scored_on_the_named_evidence() -> None:
+def test_every_candidate_is_scored_on_the_named_evidence(embed: Embed | None) -> None:
     seen: list[tuple[str, str, tuple[float, ...]]] = []
-    index = ClusterIndex(observe=lambda a, b, evidence: seen.append((a, b, evidence)))
+    index = ClusterIndex(embed=embed, observe=lambda a, b, evidence: seen.append((a, b, evidence)))
     assign_all(
         index,
         [
@@ -116,6 +127,8 @@ def test_every_candidate_is_scored_on_the_named_evidence() -> None:
     evidence = dict(zip(EVIDENCE, seen[0][2], strict=True))
     assert 0 < evidence["overlap"] <= 1 and evidence["hours_apart"] == 0.5
     assert evidence["cluster_similarity"] > 0
+    # Two reports of one eruption warning mean much the same; without an embedder the evidence is 0.
+    assert evidence["meaning"] > 0.5 if embed is not None else evidence["meaning"] == 0
 
 
 def test_a_model_with_the_wrong_number_of_weights_is_refused() -> None:
@@ -123,8 +136,8 @@ def test_a_model_with_the_wrong_number_of_weights_is_refused() -> None:
         ClusterIndex(DedupConfig(lexical_model=Model((1.0, 2.0), 0.0, 0.5)))
 
 
-def test_a_cluster_lives_while_any_member_is_in_the_window() -> None:
-    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)))
+def test_a_cluster_lives_while_any_member_is_in_the_window(embed: Embed | None) -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)), embed=embed)
     title = "Robert Jenrick resigns as immigration minister over Rwanda legislation"
     first = story("a", title)
     second = story("b", f"{title}: what we know", minutes=60 * 40)
