@@ -11,6 +11,7 @@ Matryoshka-style, so a prefix is a smaller model of its own): 64 scored as well 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from functools import cache
@@ -27,9 +28,9 @@ _TOKENS = "tokenizers/l2_supercat_tokenizer_config.json"
 _WEIGHTS = "weights/l2_supercat_256.safetensors"
 # A story's text is a title and at most a few sentences; a longer text adds nothing to its gist.
 _MAX_TOKENS = 128
-# Words tokenized so far (news repeats its vocabulary: a cache hit costs ~0.1 us, the tokenizer ~1.5 us a
-# word); cleared when it grows past this many words.
-_WORD_CACHE = 200_000
+# Words tokenized so far (news repeats its vocabulary: a cache hit costs ~0.1 us, the tokenizer ~20 us a
+# word); cleared when it grows past this many words (~150 bytes each).
+_WORD_CACHE = 50_000
 
 _HALF = np.dtype("<f2")
 
@@ -42,15 +43,18 @@ class Embedder:
     """
 
     def __init__(self, dims: int = DIMS) -> None:
-        import wordllama
         from safetensors import safe_open
         from tokenizers import Tokenizer
 
-        root = Path(wordllama.__file__).parent
+        # Only the package's data files are used: importing it would load its own stack (~25 MB).
+        spec = importlib.util.find_spec("wordllama")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("the wordllama package is not installed")
+        root = Path(next(iter(spec.submodule_search_locations)))
         self._tokenizer = Tokenizer.from_file(str(root / _TOKENS))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-        self._words: dict[str, list[int]] = {}
+        self._words: dict[str, tuple[int, ...]] = {}
         with safe_open(str(root / _WEIGHTS), framework="np", device="cpu") as f:
             table = f.get_tensor("embedding.weight")
         if not 0 < dims <= table.shape[1]:
@@ -82,7 +86,7 @@ class Embedder:
                 cache.clear()
             encode = self._tokenizer.encode
             for i in [i for i, ids in enumerate(found) if ids is None]:
-                found[i] = cache[words[i]] = encode(words[i], add_special_tokens=False).ids
+                found[i] = cache[words[i]] = tuple(encode(words[i], add_special_tokens=False).ids)
         return list(chain.from_iterable(found))[:_MAX_TOKENS]  # type: ignore[arg-type]
 
 
