@@ -104,7 +104,9 @@ def build(
     """Wire every part from settings; the cluster index is restored from recently stored stories."""
     watchlist = watchlist if watchlist is not None else load_rules(settings)
     store = open_store(settings.db)
-    index = ClusterIndex(DedupConfig(window=settings.dedup_window), embed=embedder())
+    index = ClusterIndex(
+        DedupConfig(window=settings.dedup_window), embed=embedder() if settings.dedup_meaning else None
+    )
     now = clock()
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
     for story, cluster_id in store.recent_stories(now - settings.dedup_window):

@@ -322,7 +322,7 @@ def _dedup(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
         window = parse_span(args.window)
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from None
-    index = ClusterIndex(DedupConfig(window=window), embed=embedder())
+    index = ClusterIndex(DedupConfig(window=window), embed=embedder() if settings.dedup_meaning else None)
     latest = [datetime(1970, 1, 1, tzinfo=UTC)]  # stories arrive in input order; time never runs back
 
     def assign(story: Story) -> str:

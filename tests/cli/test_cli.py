@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from bot.dedup import ClusterIndex
+from bot.jsonl import story_from_json
+from bot.meaning import embedder
 from tests.conftest import DATA, RULES
 from tests.helpers.feedserver import FeedServer
 
@@ -125,6 +129,28 @@ def test_dedup_on_a_real_day_of_news() -> None:
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and err == "" and len(lines) == 887
     assert len({line["cluster"] for line in lines}) < 887
+
+
+def test_dedup_folds_on_words_alone_when_meaning_is_off() -> None:
+    """NEWSBOT_DEDUP_MEANING=off: the same stories as the index without embeddings, not the default ones."""
+    path = DATA / "stories_2023-11-15.jsonl"
+    expected: dict[str, list[str]] = {}
+    for words_alone in (False, True):
+        index = ClusterIndex(embed=None if words_alone else embedder())
+        latest = datetime(1970, 1, 1, tzinfo=UTC)
+        for line in path.read_text().splitlines():
+            story = story_from_json(json.loads(line))
+            latest = max(latest, story.published or latest)
+            expected.setdefault(story.id, []).append(index.assign(story, latest).cluster_id)
+    _, on, _ = run(["dedup", str(path)])
+    _, off, _ = run(["dedup", str(path)], environ={"NEWSBOT_DEDUP_MEANING": "off"})
+    assert {r["id"]: r["cluster"] for r in map(json.loads, on.splitlines())} == {
+        k: v[0] for k, v in expected.items()
+    }
+    assert {r["id"]: r["cluster"] for r in map(json.loads, off.splitlines())} == {
+        k: v[1] for k, v in expected.items()
+    }
+    assert on != off
 
 
 def test_missing_input_file_is_a_clear_error() -> None:
