@@ -32,6 +32,7 @@ import math
 import operator
 import re
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,13 +106,23 @@ class DedupConfig:
 
 @dataclass(slots=True)
 class _Member:
+    """A stored story, kept as small as scoring allows: a window holds some 100,000 of them.
+
+    Its keys are one tuple in five runs: the rarest summary words, the title's words that are not names,
+    the title's names, the summary's other names, and the rest of the summary; so its blocking words, title
+    words and names are each a slice, and no key is stored twice. Its shingles are the bytes of an
+    `array("q")` of their hashes.
+    """
+
     story_id: str
     cluster_id: str
     title: str
-    title_keys: frozenset[str]
-    keys: frozenset[str]
-    names: frozenset[str]
-    shingles: frozenset[int]
+    keys: tuple[str, ...]
+    title_from: int
+    names_from: int
+    title_to: int
+    names_to: int
+    shingles: bytes
     summary_words: int
     weight: float
     title_weight: float
@@ -119,7 +130,18 @@ class _Member:
     when: float
     url: str
     source: str
-    blocking: list[str]
+
+    @property
+    def title_keys(self) -> tuple[str, ...]:
+        return self.keys[self.title_from : self.title_to]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.keys[self.names_from : self.names_to]
+
+    @property
+    def blocking(self) -> tuple[str, ...]:
+        return self.keys[: self.names_from]
 
 
 @dataclass(slots=True)
@@ -129,7 +151,7 @@ class _Cluster:
     A cluster of one story (most are) keeps that story's keys instead of counts.
     """
 
-    first: frozenset[str]
+    first: tuple[str, ...]  # the first member's keys (the same tuple)
     counts: Counter[str] | None
     norm2: float
     size: int
@@ -137,7 +159,7 @@ class _Cluster:
     def dot(self, weights: dict[str, float], keys: frozenset[str]) -> float:
         """The dot product of a story's weights with the centroid, weighted by the story's weights."""
         counts = self.counts
-        shared = list(keys & (self.first if counts is None else counts.keys()))
+        shared = list(keys.intersection(self.first) if counts is None else keys & counts.keys())
         weight_of = weights.__getitem__
         squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
         if counts is None:
@@ -275,24 +297,7 @@ class ClusterIndex:
         self._df.update(doc.keys)
         key = self._next
         self._next += 1
-        weight_of = weights.__getitem__
-        self._members[key] = _Member(
-            story.id,
-            cluster_id,
-            doc.title,
-            doc.title_keys,
-            doc.keys,
-            doc.names,
-            doc.shingles,
-            doc.summary_words,
-            sum(weights.values()),
-            sum(map(weight_of, doc.title_keys)),
-            sum(map(weight_of, doc.names)),
-            when,
-            story.canonical_url,
-            story.source,
-            blocking,
-        )
+        member = self._members[key] = _member(story, doc, weights, cluster_id, blocking, when)
         if story.canonical_url:
             self._by_url.setdefault(story.canonical_url, key)
         postings = self._postings
@@ -301,14 +306,14 @@ class ClusterIndex:
                 postings[word] = {key: None}
             else:
                 posting[key] = None
-        self._join(cluster_id, doc, weights)
+        self._join(cluster_id, doc, weights, member.keys)
 
-    def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float]) -> None:
+    def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float], keys: tuple[str, ...]) -> None:
         values = list(weights.values())
         own2 = math.fsum(map(operator.mul, values, values))
         cluster = self._clusters.get(cluster_id)
         if cluster is None:
-            self._clusters[cluster_id] = _Cluster(doc.keys, None, own2, 1)
+            self._clusters[cluster_id] = _Cluster(keys, None, own2, 1)
         else:
             cluster.add(doc.keys, cluster.dot(weights, doc.keys), own2)
 
@@ -420,7 +425,7 @@ class _Scorer:
         """Return why and how strongly the story belongs with `other`, or None."""
         cfg, doc = self.index.config, self.doc
         weight_of = self.weights.__getitem__
-        common = doc.keys & other.keys
+        common = doc.keys.intersection(other.keys)
         shared = sum(map(weight_of, common))
         overlap = 2 * shared / (self.own + other.weight)
         if overlap < cfg.min_overlap:
@@ -456,12 +461,15 @@ class _Scorer:
         doc, weight_of = self.doc, self.weights.__getitem__
         lighter = min(self.own, other.weight)
         titles = self.own_title + other.title_weight
-        title_shared = sum(map(weight_of, doc.title_keys & other.title_keys))
+        other_title = other.title_keys
+        title_shared = sum(map(weight_of, doc.title_keys.intersection(other_title)))
         mine_there = (
-            sum(map(weight_of, doc.title_keys & other.keys)) / self.own_title if self.own_title else 0.0
+            sum(map(weight_of, doc.title_keys.intersection(other.keys))) / self.own_title
+            if self.own_title
+            else 0.0
         )
         theirs_here = (
-            sum(map(weight_of, other.title_keys & doc.keys)) / other.title_weight
+            sum(map(weight_of, doc.keys.intersection(other_title))) / other.title_weight
             if other.title_weight
             else 0.0
         )
@@ -471,7 +479,7 @@ class _Scorer:
             shared / lighter if lighter > 0 else 0.0,
             2 * title_shared / titles if titles > 0 else 0.0,
             min(mine_there, theirs_here),
-            2 * sum(map(weight_of, doc.names & other.names)) / names if names > 0 else 0.0,
+            2 * sum(map(weight_of, doc.names.intersection(other.names))) / names if names > 0 else 0.0,
             max(map(weight_of, common)) if common else 0.0,
             fuzz.ratio(doc.title, other.title) / 100 if doc.title and other.title else 0.0,
             shingles,
@@ -525,7 +533,49 @@ def _when(story: Story, now: datetime) -> float:
     return published.timestamp()
 
 
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+def _jaccard(a: frozenset[int], b: bytes) -> float:
+    """Jaccard overlap of a story's shingles and a stored story's (distinct hashes, as `_member` keeps them)."""
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    shared = len(a.intersection(memoryview(b).cast("q")))
+    return shared / (len(a) + len(b) // 8 - shared)
+
+
+def _member(
+    story: Story, doc: _Doc, weights: dict[str, float], cluster_id: str, blocking: list[str], when: float
+) -> _Member:
+    """A story's stored form, its keys laid out in the runs `_Member` describes."""
+    title_names = doc.title_keys & doc.names
+    rarest = [w for w in blocking if w not in doc.title_keys]
+    plain_title = [w for w in blocking if w in doc.title_keys]
+    other_names = doc.names - title_names
+    runs = (
+        rarest,
+        plain_title,
+        title_names,
+        other_names,
+        doc.keys - doc.title_keys - doc.names - set(rarest),
+    )
+    keys = tuple(chain.from_iterable(runs))
+    title_from = len(rarest)
+    names_from = title_from + len(plain_title)
+    title_to = names_from + len(title_names)
+    weight_of = weights.__getitem__
+    return _Member(
+        story.id,
+        cluster_id,
+        doc.title,
+        keys,
+        title_from,
+        names_from,
+        title_to,
+        title_to + len(other_names),
+        array("q", doc.shingles).tobytes(),
+        doc.summary_words,
+        sum(weights.values()),
+        sum(map(weight_of, doc.title_keys)),
+        sum(map(weight_of, doc.names)),
+        when,
+        story.canonical_url,
+        sys.intern(story.source),
+    )
