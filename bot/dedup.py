@@ -211,7 +211,11 @@ class ClusterIndex:
         self._join_logit = math.log(p / (1 - p)) if 0 < p < 1 else (math.inf if p >= 1 else -math.inf)
         self._members: dict[int, _Member] = {}
         self._clusters: dict[str, _Cluster] = {}
-        self._postings: dict[str, dict[int, None]] = {}
+        # The stored stories holding each blocking word, by key, ascending. A posting longer than
+        # `max_postings` is never read, so keys of expired stories may linger in it (counted in `_stale`)
+        # until a rebuild; a posting short enough to read holds live keys only.
+        self._postings: dict[str, array[int]] = {}
+        self._stale: dict[str, int] = {}
         self._df: Counter[str] = Counter()
         self._docs = 0
         self._log_docs = math.log(10)
@@ -251,16 +255,11 @@ class ClusterIndex:
         self._since_expire = 0
         cutoff = now.timestamp() - self.config.window.total_seconds()
         old = [key for key, m in self._members.items() if m.when < cutoff]
-        postings = self._postings
         for key in old:
             member = self._members.pop(key)
             if self._by_url.get(member.url) == key:
                 del self._by_url[member.url]
-            for word in member.blocking:
-                posting = postings[word]
-                del posting[key]
-                if not posting:
-                    del postings[word]
+            self._unpost(key, member.blocking)
             # A centroid keeps the words of members that aged out while the cluster lives on.
             cluster = self._clusters[member.cluster_id]
             cluster.size -= 1
@@ -269,6 +268,37 @@ class ClusterIndex:
         if len(self._tokens) > 500_000:
             self._tokens.clear()
         return len(old)
+
+    def sizes(self) -> dict[str, int]:
+        """What the index holds: stories, clusters, blocking words and their postings' entries, and the
+        words with a document frequency."""
+        return {
+            "stories": len(self._members),
+            "clusters": len(self._clusters),
+            "blocking words": len(self._postings),
+            "posting entries": sum(map(len, self._postings.values())),
+            "document frequencies": len(self._df),
+        }
+
+    def _unpost(self, key: int, words: tuple[str, ...]) -> None:
+        """Take an expired story (already out of `_members`) out of its words' postings.
+
+        Deleting from an array costs a search and a shift, so a long posting (never read) only counts the
+        story stale, and is rebuilt once half of it is stale or it becomes short enough to be read.
+        """
+        postings, stale, members, limit = self._postings, self._stale, self._members, self.config.max_postings
+        for word in words:
+            posting = postings[word]
+            dead = stale.pop(word, 0) + 1
+            live = len(posting) - dead
+            if not live:
+                del postings[word]
+            elif dead == 1 and live <= limit:
+                posting.remove(key)
+            elif live <= limit or 2 * dead >= len(posting):
+                postings[word] = array("q", [k for k in posting if k in members])
+            else:
+                stale[word] = dead
 
     def _idf(self, word: str) -> float:
         return self._log_docs - math.log(self._df.get(word, 0) + 1)
@@ -303,9 +333,9 @@ class ClusterIndex:
         postings = self._postings
         for word in blocking:
             if (posting := postings.get(word)) is None:
-                postings[word] = {key: None}
+                postings[word] = array("q", (key,))
             else:
-                posting[key] = None
+                posting.append(key)
         self._join(cluster_id, doc, weights, member.keys)
 
     def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float], keys: tuple[str, ...]) -> None:
