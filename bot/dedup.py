@@ -222,7 +222,6 @@ class ClusterIndex:
         self._by_url: dict[str, int] = {}
         self._next = 0
         self._since_expire = 0
-        self._tokens: dict[str, _Token] = {}
 
     def __len__(self) -> int:
         return len(self._members)
@@ -265,19 +264,18 @@ class ClusterIndex:
             cluster.size -= 1
             if not cluster.size:
                 del self._clusters[member.cluster_id]
-        if len(self._tokens) > 500_000:
-            self._tokens.clear()
         return len(old)
 
     def sizes(self) -> dict[str, int]:
-        """What the index holds: stories, clusters, blocking words and their postings' entries, and the
-        words with a document frequency."""
+        """What the index holds (stories, clusters, postings, document frequencies), and the tokens cached
+        for every index in the process."""
         return {
             "stories": len(self._members),
             "clusters": len(self._clusters),
             "blocking words": len(self._postings),
             "posting entries": sum(map(len, self._postings.values())),
             "document frequencies": len(self._df),
+            "cached tokens": _analyse_token.cache_info().currsize,
         }
 
     def _unpost(self, key: int, words: tuple[str, ...]) -> None:
@@ -394,29 +392,12 @@ class ClusterIndex:
                 best = (other, verdict[0], verdict[1])
         return best
 
-    def _tokens_of(self, tokens: list[str]) -> list[_Token]:
-        cache = self._tokens
-        found = list(map(cache.get, tokens))
-        if None in found:
-            found = [known or self._analyse_token(token) for token, known in zip(tokens, found, strict=True)]
-        return found  # type: ignore[return-value]
-
-    def _analyse_token(self, token: str) -> _Token:
-        words = list(map(_analyse, WORD.findall(_ACRONYM.sub(_undot, token))))
-        keys = tuple(k for w in words for k in w[1:] if k)
-        analysed = (
-            tuple(w[0] for w in words),
-            keys,
-            tuple(w[1] for w in words if w[1]),
-            tuple(k for k in keys if k[0] == "#"),
-        )
-        self._tokens[token] = analysed
-        return analysed
-
     def _doc(self, story: Story) -> _Doc:
         """Analyse a story: a capitalised word counts as a name except where it opens the text."""
-        title = self._tokens_of(prepare(story.title).split())
-        head = self._tokens_of(prepare(story.summary).split(maxsplit=_SUMMARY_WORDS)[:_SUMMARY_WORDS])
+        title = list(map(_analyse_token, prepare(story.title).split()))
+        head = list(
+            map(_analyse_token, prepare(story.summary).split(maxsplit=_SUMMARY_WORDS)[:_SUMMARY_WORDS])
+        )
         title_keys = set(chain.from_iterable(map(_KEYS, title[1:])))
         summary_keys = set(chain.from_iterable(map(_KEYS, head[1:])))
         names = set(chain.from_iterable(map(_NAMES, title[1:])))
@@ -527,6 +508,24 @@ class _Scorer:
             similarity = cluster.dot(self.weights, self.doc.keys) / (self.norm * math.sqrt(cluster.norm2))
         self.centroid[cluster_id] = similarity
         return similarity
+
+
+# With the word analyses behind it, a cached token costs about 550 bytes. On 20,297 real feed items (834,029
+# tokens, 92,016 distinct) the 50,000 most recently used tokens hit 88.0% of the time, an unbounded cache 89.0%.
+TOKEN_CACHE = 50_000
+
+
+@lru_cache(maxsize=TOKEN_CACHE)
+def _analyse_token(token: str) -> _Token:
+    """Analyse a whitespace-separated token once (see `_Token`)."""
+    words = list(map(_analyse, WORD.findall(_ACRONYM.sub(_undot, token))))
+    keys = tuple(k for w in words for k in w[1:] if k)
+    return (
+        tuple(w[0] for w in words),
+        keys,
+        tuple(w[1] for w in words if w[1]),
+        tuple(k for k in keys if k[0] == "#"),
+    )
 
 
 @lru_cache(maxsize=100_000)

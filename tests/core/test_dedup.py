@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig
+from bot.dedup import EVIDENCE, TOKEN_CACHE, ClusterIndex, DedupConfig
 from bot.model import Story
 from bot.urls import canonical_url
 
@@ -174,3 +174,17 @@ def test_nothing_of_a_story_stays_indexed_once_it_expires() -> None:
         0,
         0,
     )
+
+
+def test_the_token_cache_stays_bounded_and_evicted_tokens_analyse_the_same() -> None:
+    pair = [
+        story("a", "Iceland warns of volcanic eruption as earthquakes shake Grindavik", minutes=0),
+        story("b", "Grindavik evacuated as Iceland braces for volcanic eruption", minutes=30),
+    ]
+    before = assign_all(ClusterIndex(), pair)
+    flood = ClusterIndex()
+    for i in range(TOKEN_CACHE // 50 + 20):  # 50 distinct tokens a story: more than the cache holds
+        words = [f"zq{i}x{j}" for j in range(50)]
+        flood.assign(story(f"f{i}", " ".join(words[:10]), " ".join(words[10:]), minutes=i), T0)
+    assert flood.sizes()["cached tokens"] == TOKEN_CACHE
+    assert assign_all(ClusterIndex(), pair) == before == ["a", "a"]
