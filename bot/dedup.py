@@ -282,7 +282,7 @@ class ClusterIndex:
         """Take an expired story (already out of `_members`) out of its words' postings.
 
         Deleting from an array costs a search and a shift, so a long posting (never read) only counts the
-        story stale, and is rebuilt once half of it is stale or it becomes short enough to be read.
+        story stale, and is rebuilt once a quarter of it is stale or it becomes short enough to be read.
         """
         postings, stale, members, limit = self._postings, self._stale, self._members, self.config.max_postings
         for word in words:
@@ -293,7 +293,7 @@ class ClusterIndex:
                 del postings[word]
             elif dead == 1 and live <= limit:
                 posting.remove(key)
-            elif live <= limit or 2 * dead >= len(posting):
+            elif live <= limit or 4 * dead >= len(posting):
                 postings[word] = array("q", [k for k in posting if k in members])
             else:
                 stale[word] = dead
