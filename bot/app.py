@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.articles import suggest_from_message
-from bot.charts import render_trends_png
 from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, audiences, channel_audience, chat_audiences, digest_due, digest_messages
 from bot.digest import build_items, build_sections, period_heading, render_digest_text
@@ -650,6 +649,9 @@ def trends_png(app: App, chat: str | None, until: datetime, days: int = 14) -> t
     rules, timezone = audience_rules(app, chat)
     trends = compute_trends(app, rules, until, days, timezone)
     title = f"newsbot: matched stories per day, {trends.days[0]:%d %b} to {trends.days[-1]:%d %b %Y}"
+    # Imported here: matplotlib and numpy add some 40 MB to every process, and only a chart needs them.
+    from bot.charts import render_trends_png
+
     return trends, render_trends_png(trends, title)
 
 

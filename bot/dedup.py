@@ -35,6 +35,7 @@ import math
 import operator
 import re
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,13 +133,23 @@ class DedupConfig:
 
 @dataclass(slots=True)
 class _Member:
+    """A stored story, kept as small as scoring allows: a window holds some 100,000 of them.
+
+    Its keys are one tuple in five runs: the rarest summary words, the title's words that are not names,
+    the title's names, the summary's other names, and the rest of the summary; so its blocking words, title
+    words and names are each a slice, and no key is stored twice. Its shingles are the bytes of an
+    `array("I")` of their 32-bit hashes.
+    """
+
     story_id: str
     cluster_id: str
     title: str
-    title_keys: frozenset[str]
-    keys: frozenset[str]
-    names: frozenset[str]
-    shingles: frozenset[int]
+    keys: tuple[str, ...]
+    title_from: int
+    names_from: int
+    title_to: int
+    names_to: int
+    shingles: bytes
     summary_words: int
     vector: bytes | None
     weight: float
@@ -147,7 +158,18 @@ class _Member:
     when: float
     url: str
     source: str
-    blocking: list[str]
+
+    @property
+    def title_keys(self) -> tuple[str, ...]:
+        return self.keys[self.title_from : self.title_to]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.keys[self.names_from : self.names_to]
+
+    @property
+    def blocking(self) -> tuple[str, ...]:
+        return self.keys[: self.names_from]
 
 
 @dataclass(slots=True)
@@ -157,7 +179,7 @@ class _Cluster:
     A cluster of one story (most are) keeps that story's keys instead of counts.
     """
 
-    first: frozenset[str]
+    first: tuple[str, ...]  # the first member's keys (the same tuple)
     counts: Counter[str] | None
     norm2: float
     size: int
@@ -165,7 +187,7 @@ class _Cluster:
     def dot(self, weights: dict[str, float], keys: frozenset[str]) -> float:
         """The dot product of a story's weights with the centroid, weighted by the story's weights."""
         counts = self.counts
-        shared = list(keys & (self.first if counts is None else counts.keys()))
+        shared = list(keys.intersection(self.first) if counts is None else keys & counts.keys())
         weight_of = weights.__getitem__
         squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
         if counts is None:
@@ -225,14 +247,17 @@ class ClusterIndex:
         self._join_logit = math.log(p / (1 - p)) if 0 < p < 1 else (math.inf if p >= 1 else -math.inf)
         self._members: dict[int, _Member] = {}
         self._clusters: dict[str, _Cluster] = {}
-        self._postings: dict[str, dict[int, None]] = {}
+        # The stored stories holding each blocking word, by key, ascending. A posting longer than
+        # `max_postings` is never read, so keys of expired stories may linger in it (counted in `_stale`)
+        # until a rebuild; a posting short enough to read holds live keys only.
+        self._postings: dict[str, array[int]] = {}
+        self._stale: dict[str, int] = {}
         self._df: Counter[str] = Counter()
         self._docs = 0
         self._log_docs = math.log(10)
         self._by_url: dict[str, int] = {}
         self._next = 0
         self._since_expire = 0
-        self._tokens: dict[str, _Token] = {}
 
     def __len__(self) -> int:
         return len(self._members)
@@ -265,24 +290,49 @@ class ClusterIndex:
         self._since_expire = 0
         cutoff = now.timestamp() - self.config.window.total_seconds()
         old = [key for key, m in self._members.items() if m.when < cutoff]
-        postings = self._postings
         for key in old:
             member = self._members.pop(key)
             if self._by_url.get(member.url) == key:
                 del self._by_url[member.url]
-            for word in member.blocking:
-                posting = postings[word]
-                del posting[key]
-                if not posting:
-                    del postings[word]
+            self._unpost(key, member.blocking)
             # A centroid keeps the words of members that aged out while the cluster lives on.
             cluster = self._clusters[member.cluster_id]
             cluster.size -= 1
             if not cluster.size:
                 del self._clusters[member.cluster_id]
-        if len(self._tokens) > 500_000:
-            self._tokens.clear()
         return len(old)
+
+    def sizes(self) -> dict[str, int]:
+        """What the index holds (stories, clusters, postings, document frequencies), and the tokens cached
+        for every index in the process."""
+        return {
+            "stories": len(self._members),
+            "clusters": len(self._clusters),
+            "blocking words": len(self._postings),
+            "posting entries": sum(map(len, self._postings.values())),
+            "document frequencies": len(self._df),
+            "cached tokens": _analyse_token.cache_info().currsize,
+        }
+
+    def _unpost(self, key: int, words: tuple[str, ...]) -> None:
+        """Take an expired story (already out of `_members`) out of its words' postings.
+
+        Deleting from an array costs a search and a shift, so a long posting (never read) only counts the
+        story stale, and is rebuilt once a quarter of it is stale or it becomes short enough to be read.
+        """
+        postings, stale, members, limit = self._postings, self._stale, self._members, self.config.max_postings
+        for word in words:
+            posting = postings[word]
+            dead = stale.pop(word, 0) + 1
+            live = len(posting) - dead
+            if not live:
+                del postings[word]
+            elif dead == 1 and live <= limit:
+                posting.remove(key)
+            elif live <= limit or 4 * dead >= len(posting):
+                postings[word] = array("q", [k for k in posting if k in members])
+            else:
+                stale[word] = dead
 
     def _idf(self, word: str) -> float:
         return self._log_docs - math.log(self._df.get(word, 0) + 1)
@@ -311,41 +361,23 @@ class ClusterIndex:
         self._df.update(doc.keys)
         key = self._next
         self._next += 1
-        weight_of = weights.__getitem__
-        self._members[key] = _Member(
-            story.id,
-            cluster_id,
-            doc.title,
-            doc.title_keys,
-            doc.keys,
-            doc.names,
-            doc.shingles,
-            doc.summary_words,
-            doc.vector,
-            sum(weights.values()),
-            sum(map(weight_of, doc.title_keys)),
-            sum(map(weight_of, doc.names)),
-            when,
-            story.canonical_url,
-            story.source,
-            blocking,
-        )
+        member = self._members[key] = _member(story, doc, weights, cluster_id, blocking, when)
         if story.canonical_url:
             self._by_url.setdefault(story.canonical_url, key)
         postings = self._postings
         for word in blocking:
             if (posting := postings.get(word)) is None:
-                postings[word] = {key: None}
+                postings[word] = array("q", (key,))
             else:
-                posting[key] = None
-        self._join(cluster_id, doc, weights)
+                posting.append(key)
+        self._join(cluster_id, doc, weights, member.keys)
 
-    def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float]) -> None:
+    def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float], keys: tuple[str, ...]) -> None:
         values = list(weights.values())
         own2 = math.fsum(map(operator.mul, values, values))
         cluster = self._clusters.get(cluster_id)
         if cluster is None:
-            self._clusters[cluster_id] = _Cluster(doc.keys, None, own2, 1)
+            self._clusters[cluster_id] = _Cluster(keys, None, own2, 1)
         else:
             cluster.add(doc.keys, cluster.dot(weights, doc.keys), own2)
 
@@ -396,31 +428,12 @@ class ClusterIndex:
                 best = (other, verdict[0], verdict[1])
         return best
 
-    def _tokens_of(self, tokens: list[str]) -> list[_Token]:
-        cache = self._tokens
-        found = list(map(cache.get, tokens))
-        if None in found:
-            found = [known or self._analyse_token(token) for token, known in zip(tokens, found, strict=True)]
-        return found  # type: ignore[return-value]
-
-    def _analyse_token(self, token: str) -> _Token:
-        words = list(map(_analyse, WORD.findall(_ACRONYM.sub(_undot, token))))
-        keys = tuple(k for w in words for k in w[1:] if k)
-        analysed = (
-            tuple(w[0] for w in words),
-            keys,
-            tuple(w[1] for w in words if w[1]),
-            tuple(k for k in keys if k[0] == "#"),
-        )
-        self._tokens[token] = analysed
-        return analysed
-
     def _doc(self, story: Story) -> _Doc:
         """Analyse a story: a capitalised word counts as a name except where it opens the text."""
         title_words = prepare(story.title).split()
         head_words = prepare(story.summary).split(maxsplit=_SUMMARY_WORDS)[:_SUMMARY_WORDS]
-        title = self._tokens_of(title_words)
-        head = self._tokens_of(head_words)
+        title = list(map(_analyse_token, title_words))
+        head = list(map(_analyse_token, head_words))
         title_keys = set(chain.from_iterable(map(_KEYS, title[1:])))
         summary_keys = set(chain.from_iterable(map(_KEYS, head[1:])))
         names = set(chain.from_iterable(map(_NAMES, title[1:])))
@@ -436,7 +449,7 @@ class ClusterIndex:
             frozenset(title_keys),
             frozenset(title_keys | summary_keys),
             frozenset(names),
-            frozenset(map(hash, zip(norms, norms[1:], norms[2:], strict=False))),
+            frozenset(map(_shingle_hash, zip(norms, norms[1:], norms[2:], strict=False))),
             len(norms),
             vector,
         )
@@ -461,7 +474,7 @@ class _Scorer:
         """Return why and how strongly the story belongs with `other`, or None."""
         cfg, doc = self.index.config, self.doc
         weight_of = self.weights.__getitem__
-        common = doc.keys & other.keys
+        common = doc.keys.intersection(other.keys)
         shared = sum(map(weight_of, common))
         overlap = 2 * shared / (self.own + other.weight)
         if overlap < cfg.min_overlap:
@@ -498,12 +511,15 @@ class _Scorer:
         doc, weight_of = self.doc, self.weights.__getitem__
         lighter = min(self.own, other.weight)
         titles = self.own_title + other.title_weight
-        title_shared = sum(map(weight_of, doc.title_keys & other.title_keys))
+        other_title = other.title_keys
+        title_shared = sum(map(weight_of, doc.title_keys.intersection(other_title)))
         mine_there = (
-            sum(map(weight_of, doc.title_keys & other.keys)) / self.own_title if self.own_title else 0.0
+            sum(map(weight_of, doc.title_keys.intersection(other.keys))) / self.own_title
+            if self.own_title
+            else 0.0
         )
         theirs_here = (
-            sum(map(weight_of, other.title_keys & doc.keys)) / other.title_weight
+            sum(map(weight_of, doc.keys.intersection(other_title))) / other.title_weight
             if other.title_weight
             else 0.0
         )
@@ -513,7 +529,7 @@ class _Scorer:
             shared / lighter if lighter > 0 else 0.0,
             2 * title_shared / titles if titles > 0 else 0.0,
             min(mine_there, theirs_here),
-            2 * sum(map(weight_of, doc.names & other.names)) / names if names > 0 else 0.0,
+            2 * sum(map(weight_of, doc.names.intersection(other.names))) / names if names > 0 else 0.0,
             max(map(weight_of, common)) if common else 0.0,
             fuzz.ratio(doc.title, other.title) / 100 if doc.title and other.title else 0.0,
             shingles,
@@ -532,6 +548,24 @@ class _Scorer:
             similarity = cluster.dot(self.weights, self.doc.keys) / (self.norm * math.sqrt(cluster.norm2))
         self.centroid[cluster_id] = similarity
         return similarity
+
+
+# With the word analyses behind it, a cached token costs about 550 bytes. On 20,297 real feed items (834,029
+# tokens, 92,016 distinct) the 50,000 most recently used tokens hit 88.0% of the time, an unbounded cache 89.0%.
+TOKEN_CACHE = 50_000
+
+
+@lru_cache(maxsize=TOKEN_CACHE)
+def _analyse_token(token: str) -> _Token:
+    """Analyse a whitespace-separated token once (see `_Token`)."""
+    words = list(map(_analyse, WORD.findall(_ACRONYM.sub(_undot, token))))
+    keys = tuple(k for w in words for k in w[1:] if k)
+    return (
+        tuple(w[0] for w in words),
+        keys,
+        tuple(w[1] for w in words if w[1]),
+        tuple(k for k in keys if k[0] == "#"),
+    )
 
 
 @lru_cache(maxsize=100_000)
@@ -558,7 +592,7 @@ def _undot(m: re.Match[str]) -> str:
     return m.group().replace(".", "")
 
 
-_LOG1P = [math.log(n + 1) for n in range(100_000)]
+_LOG1P = array("d", [math.log(n + 1) for n in range(100_000)])  # 0.8 MB; a list of floats is 4
 
 
 def _when(story: Story, now: datetime) -> float:
@@ -572,7 +606,56 @@ def _no_similarity(a: bytes, b: bytes) -> float:
     return 0.0
 
 
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+def _jaccard(a: frozenset[int], b: bytes) -> float:
+    """Jaccard overlap of a story's shingles and a stored story's (distinct hashes, as `_member` keeps them)."""
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    shared = len(a.intersection(memoryview(b).cast("I")))
+    return shared / (len(a) + len(b) // 4 - shared)
+
+
+def _shingle_hash(shingle: tuple[str, str, str]) -> int:
+    # 32 bits halve a stored story's shingles; two summaries' ~40 shingles each collide by chance once in
+    # some 3 million comparisons, and a collision moves their overlap by about 1/80.
+    return hash(shingle) & 0xFFFF_FFFF
+
+
+def _member(
+    story: Story, doc: _Doc, weights: dict[str, float], cluster_id: str, blocking: list[str], when: float
+) -> _Member:
+    """A story's stored form, its keys laid out in the runs `_Member` describes."""
+    title_names = doc.title_keys & doc.names
+    rarest = [w for w in blocking if w not in doc.title_keys]
+    plain_title = [w for w in blocking if w in doc.title_keys]
+    other_names = doc.names - title_names
+    runs = (
+        rarest,
+        plain_title,
+        title_names,
+        other_names,
+        doc.keys - doc.title_keys - doc.names - set(rarest),
+    )
+    keys = tuple(chain.from_iterable(runs))
+    title_from = len(rarest)
+    names_from = title_from + len(plain_title)
+    title_to = names_from + len(title_names)
+    weight_of = weights.__getitem__
+    return _Member(
+        story.id,
+        cluster_id,
+        doc.title,
+        keys,
+        title_from,
+        names_from,
+        title_to,
+        title_to + len(other_names),
+        array("I", doc.shingles).tobytes(),
+        doc.summary_words,
+        doc.vector,
+        sum(weights.values()),
+        sum(map(weight_of, doc.title_keys)),
+        sum(map(weight_of, doc.names)),
+        when,
+        story.canonical_url,
+        sys.intern(story.source),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from wordfreq import get_frequency_dict, zipf_frequency
+from wordfreq import get_frequency_dict, get_frequency_list, zipf_frequency
 
 from bot.matching import build_lexicon
 
@@ -18,7 +18,12 @@ COMMON_ZIPF = 3.0
 def common_words(zipf: float = COMMON_ZIPF) -> frozenset[str]:
     """Return English words at least as frequent as `zipf`, folded for the matcher."""
     per_word = 10 ** (zipf - 9)  # zipf is log10 of frequency per billion words
-    return build_lexicon(w for w, f in get_frequency_dict("en").items() if f >= per_word)
+    lexicon = build_lexicon(w for w, f in get_frequency_dict("en").items() if f >= per_word)
+    # wordfreq keeps the whole word list, twice, for the life of the process (some 23 MB of RSS); the
+    # lexicon is all the matcher needs. `word_zipf` (rule suggestions) loads the list again if called.
+    get_frequency_dict.cache_clear()
+    get_frequency_list.cache_clear()
+    return lexicon
 
 
 @lru_cache(maxsize=200_000)

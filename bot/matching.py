@@ -42,7 +42,9 @@ MAX_EDITS = 2
 # and a word that matches nothing, so no term runs from the title into the summary.
 _BREAK = "\ufb06"
 _NO_HITS: dict[int, float] = {}
-_WORD_CACHE_LIMIT = 500_000
+# A cached word costs about 250 bytes across the caches (68,372 distinct words in 20,297 real feed items
+# took 16 MB), so 100,000 of them stay near 25 MB; real feeds bring some 3 new words a story.
+_WORD_CACHE_LIMIT = 100_000
 
 
 class Role(enum.IntEnum):

@@ -72,7 +72,9 @@ class Ingestor:
         self.matcher = matcher
         self.index = index
         self.lock = asyncio.Lock()
-        self.shared = False  # other processes store stories too: index theirs before clustering ours
+        # Other processes store stories too: index theirs before clustering ours. Set before the first
+        # poll: only then are the ids of our own stories kept, to tell them from theirs.
+        self.shared = False
         self._known: dict[str, datetime] = {}  # stories in the index, when they were indexed
         self._caught_up: datetime | None = None
         self._caught_up_at = 0.0
@@ -110,7 +112,8 @@ class Ingestor:
             for story in fresh:
                 found = tuple(self.matcher.match(story))
                 assignment = self.index.assign(story, now)
-                self._known[story.id] = now
+                if self.shared:  # a lone poller never reads them again
+                    self._known[story.id] = now
                 items.append((StoredStory(story, assignment.cluster_id, found), assignment.is_new_cluster))
             inserted = set(await asyncio.to_thread(self.store.save_stories, [i for i, _ in items], now))
         matched = [(item, is_new) for item, is_new in items if item.matches and item.story.id in inserted]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Embed, Model
+from bot.dedup import EVIDENCE, TOKEN_CACHE, ClusterIndex, DedupConfig, Embed, Model
 from bot.meaning import embedder
 from bot.model import Story
 from bot.urls import canonical_url
@@ -145,3 +145,59 @@ def test_a_cluster_lives_while_any_member_is_in_the_window(embed: Embed | None) 
     assert assign_all(index, [first, second]) == ["a", "a"]
     assert index.expire(T0 + timedelta(hours=60)) == 1
     assert index.assign(third, T0 + timedelta(hours=80)).cluster_id == "a"
+
+
+@pytest.mark.parametrize(
+    ("old", "kept", "max_postings"),
+    [(6, 1, 2), (2, 3, 3)],
+    ids=["most of a long posting expires", "a long posting shrinks to a readable one"],
+)
+def test_expired_stories_leave_the_postings_so_a_crowded_word_finds_copies_again(
+    old: int, kept: int, max_postings: int
+) -> None:
+    # A word held by more than `max_postings` stored stories is no evidence; once the older stories
+    # expire, the word is held by few enough again and finds the copy.
+    animals = ["marmot", "otter", "badger", "weasel", "ferret", "stoat"]
+    stories = [story(f"o{i}", f"zorblax quintessa {animals[i]}", minutes=i) for i in range(old)]
+    stories += [story(f"k{i}", "zorblax quintessa", minutes=49 * 60 + i) for i in range(kept)]
+    copy = story("n", "quintessa zorblax", minutes=50 * 60)
+    config = DedupConfig(window=timedelta(hours=48), max_postings=max_postings)
+
+    crowded = ClusterIndex(config)
+    assign_all(crowded, stories)
+    assert assign_all(crowded, [copy]) == ["n"]
+
+    index = ClusterIndex(config)
+    assign_all(index, stories)
+    assert index.expire(T0 + timedelta(hours=50)) == old
+    assert index.sizes()["posting entries"] == 2 * kept  # "zorblax" and "quintessa" of the kept stories
+    assert assign_all(index, [copy]) == ["k0"]
+
+
+def test_nothing_of_a_story_stays_indexed_once_it_expires() -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=1), max_postings=2))
+    assign_all(
+        index, [story(f"s{i}", f"Ministers debate the budget plan, part {i}", minutes=i) for i in range(9)]
+    )
+    index.expire(T0 + timedelta(hours=3))
+    sizes = index.sizes()
+    assert (sizes["stories"], sizes["clusters"], sizes["blocking words"], sizes["posting entries"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def test_the_token_cache_stays_bounded_and_evicted_tokens_analyse_the_same() -> None:
+    pair = [
+        story("a", "Iceland warns of volcanic eruption as earthquakes shake Grindavik", minutes=0),
+        story("b", "Grindavik evacuated as Iceland braces for volcanic eruption", minutes=30),
+    ]
+    before = assign_all(ClusterIndex(), pair)
+    flood = ClusterIndex()
+    for i in range(TOKEN_CACHE // 50 + 20):  # 50 distinct tokens a story: more than the cache holds
+        words = [f"zq{i}x{j}" for j in range(50)]
+        flood.assign(story(f"f{i}", " ".join(words[:10]), " ".join(words[10:]), minutes=i), T0)
+    assert flood.sizes()["cached tokens"] == TOKEN_CACHE
+    assert assign_all(ClusterIndex(), pair) == before == ["a", "a"]

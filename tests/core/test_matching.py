@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from bot.lexicon import common_words
-from bot.matching import Matcher
+from bot.matching import _WORD_CACHE_LIMIT, Matcher
 from bot.model import Field, Story
 from bot.rulefiles import load_watchlist
 from tests.conftest import DATA
@@ -62,3 +62,13 @@ def test_hostile_input_does_not_crash(matcher: Matcher) -> None:
     ]:
         matcher.match(Story(id="s", title=title, summary=summary))
     assert [m.rule for m in matcher.match(Story(id="s", title="", summary=huge))] == ["keir-starmer"]
+
+
+def test_word_caches_stay_bounded_and_matching_goes_on_after_they_clear() -> None:
+    matcher = Matcher(load_watchlist([DATA / "match_rules.yaml"]).rules, common_words())
+    words = [f"zq{i}" for i in range(_WORD_CACHE_LIMIT + 5_000)]  # more distinct words than the caches hold
+    for i in range(0, len(words), 200):
+        matcher.match(Story(id=f"s{i}", title="News", summary=" ".join(words[i : i + 200])))
+    assert len(matcher._raw_cache) <= _WORD_CACHE_LIMIT and len(matcher._cache) <= _WORD_CACHE_LIMIT
+    found = matcher.match(Story(id="k", title="Keir Starmer visits Kent", summary=" ".join(words[:50])))
+    assert [m.rule for m in found] == ["keir-starmer"]
