@@ -83,6 +83,12 @@ def build_matcher(watchlist: Watchlist) -> Matcher:
     return Matcher(watchlist.rules, common_words())
 
 
+def build_cluster_index(settings: Settings, window: timedelta | None = None) -> ClusterIndex:
+    """The clusterer as settings ask: its window, and text embeddings unless NEWSBOT_DEDUP_MEANING=off."""
+    config = DedupConfig(window=window if window is not None else settings.dedup_window)
+    return ClusterIndex(config, embed=embedder() if settings.dedup_meaning else None)
+
+
 def policy_for(settings: Settings, feed: FeedRule) -> PollPolicy:
     """A feed's schedule: its own `every:` if the rule file sets one, else adaptive from the default."""
     base = feed.every or settings.poll_every
@@ -103,9 +109,7 @@ def build(
     """Wire every part from settings; the cluster index is restored from recently stored stories."""
     watchlist = watchlist if watchlist is not None else load_rules(settings)
     store = open_store(settings.db)
-    index = ClusterIndex(
-        DedupConfig(window=settings.dedup_window), embed=embedder() if settings.dedup_meaning else None
-    )
+    index = build_cluster_index(settings)
     now = clock()
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
     for story, cluster_id in store.recent_stories(now - settings.dedup_window):

@@ -16,12 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot import __version__, app, articles
-from bot.dedup import ClusterIndex, DedupConfig
 from bot.delivery import Audience, digest_messages
 from bot.errors import ConfigError, NewsbotError, RuleFileError
 from bot.jsonl import BadLine, cluster_line, match_line, read_stories
 from bot.logs import setup_logging
-from bot.meaning import embedder
 from bot.model import Story
 from bot.outbox import flush_outbox
 from bot.pipeline import PollReport
@@ -322,7 +320,7 @@ def _dedup(args: argparse.Namespace, settings: Settings, out: _Out, stdin: TextI
         window = parse_span(args.window)
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from None
-    index = ClusterIndex(DedupConfig(window=window), embed=embedder() if settings.dedup_meaning else None)
+    index = app.build_cluster_index(settings, window)
     latest = [datetime(1970, 1, 1, tzinfo=UTC)]  # stories arrive in input order; time never runs back
 
     def assign(story: Story) -> str:
