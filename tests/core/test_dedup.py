@@ -176,17 +176,21 @@ def test_expired_stories_leave_the_postings_so_a_crowded_word_finds_copies_again
 
 def test_nothing_of_a_story_stays_indexed_once_it_expires() -> None:
     index = ClusterIndex(DedupConfig(window=timedelta(hours=1), max_postings=2))
+    url = "https://example.org/{}".format
     assign_all(
-        index, [story(f"s{i}", f"Ministers debate the budget plan, part {i}", minutes=i) for i in range(9)]
+        index,
+        [
+            story(f"s{i}", f"Ministers debate the budget plan, part {i}", url=url(i), minutes=i)
+            for i in range(9)
+        ],
     )
+    assert index.sizes()["urls"] == 9
     index.expire(T0 + timedelta(hours=3))
     sizes = index.sizes()
-    assert (sizes["stories"], sizes["clusters"], sizes["blocking words"], sizes["posting entries"]) == (
-        0,
-        0,
-        0,
-        0,
-    )
+    assert [sizes[k] for k in ("stories", "clusters", "urls", "blocking words", "posting entries")] == [0] * 5
+    # The URL is forgotten with its story: a later story at that address starts its own cluster.
+    late = story("late", "An unrelated headline", url=url(0), minutes=180)
+    assert index.assign(late, T0 + timedelta(hours=3)).cluster_id == "late"
 
 
 def test_the_token_cache_stays_bounded_and_evicted_tokens_analyse_the_same() -> None:
