@@ -35,6 +35,7 @@ import math
 import operator
 import re
 import sys
+import threading
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -136,16 +137,17 @@ class DedupConfig:
 class _Member:
     """A stored story, kept as small as scoring allows: a window holds some 100,000 of them.
 
-    Its keys are one tuple in five runs: the rarest summary words, the title's words that are not names,
-    the title's names, the summary's other names, and the rest of the summary; so its blocking words, title
-    words and names are each a slice, and no key is stored twice. Its shingles are the bytes of an
+    Its keys are the word ids (`_word_id`) of one `array("I")`, kept as bytes, in five runs: the rarest
+    summary words, the title's words that are not names, the title's names, the summary's other names, and
+    the rest of the summary; so its blocking words, title words and names are each a slice, and no key is
+    stored twice (4 bytes a key, where a tuple of words takes 8). Its shingles are the bytes of an
     `array("I")` of their 32-bit hashes.
     """
 
     story_id: str
     cluster_id: str
     title: str
-    keys: tuple[str, ...]
+    keys: bytes
     title_from: int
     names_from: int
     title_to: int
@@ -160,16 +162,20 @@ class _Member:
     source: str
 
     @property
-    def title_keys(self) -> tuple[str, ...]:
-        return self.keys[self.title_from : self.title_to]
+    def key_ids(self) -> memoryview:
+        return memoryview(self.keys).cast("I")
 
     @property
-    def names(self) -> tuple[str, ...]:
-        return self.keys[self.names_from : self.names_to]
+    def title_keys(self) -> memoryview:
+        return memoryview(self.keys).cast("I")[self.title_from : self.title_to]
 
     @property
-    def blocking(self) -> tuple[str, ...]:
-        return self.keys[: self.names_from]
+    def names(self) -> memoryview:
+        return memoryview(self.keys).cast("I")[self.names_from : self.names_to]
+
+    @property
+    def blocking(self) -> memoryview:
+        return memoryview(self.keys).cast("I")[: self.names_from]
 
 
 @dataclass(slots=True)
@@ -177,20 +183,20 @@ class _Cluster:
     """A cluster's centroid: the keys its members hold, how many hold each, the squared norm, and how many
     members are live.
 
-    A cluster of one story (most are) keeps that story's keys (its member's tuple) and no counts; a larger
-    one its distinct keys sorted, with their counts in an array alongside (10 bytes a key, where a Counter
+    A cluster of one story (most are) keeps that story's keys (its member's bytes) and no counts; a larger
+    one its distinct keys sorted, with their counts in an array alongside (6 bytes a key, where a Counter
     takes about 60).
     """
 
-    words: tuple[str, ...]
+    words: bytes | array[int]
     counts: array[int] | None
     norm2: float
     size: int
 
-    def dot(self, weights: dict[str, float], keys: frozenset[str]) -> float:
+    def dot(self, weights: dict[int, float], keys: frozenset[int]) -> float:
         """The dot product of a story's weights with the centroid, weighted by the story's weights."""
         words, counts = self.words, self.counts
-        shared = list(keys.intersection(words))
+        shared = list(keys.intersection(memoryview(words).cast("I") if counts is None else words))
         weight_of = weights.__getitem__
         squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
         if counts is None:
@@ -198,14 +204,16 @@ class _Cluster:
         held = map(counts.__getitem__, map(bisect_left, repeat(words), shared))
         return math.fsum(map(operator.mul, squares, held))
 
-    def add(self, keys: frozenset[str], dot: float, norm2: float) -> None:
-        counts = (
-            Counter(self.words) if self.counts is None else dict(zip(self.words, self.counts, strict=True))
-        )
+    def add(self, keys: frozenset[int], dot: float, norm2: float) -> None:
+        counts: dict[int, int]
+        if self.counts is None:
+            counts = dict.fromkeys(memoryview(self.words).cast("I"), 1)
+        else:
+            counts = dict(zip(self.words, self.counts, strict=True))
         for key in keys:
             counts[key] = counts.get(key, 0) + 1
         words = sorted(counts)
-        self.words = tuple(words)
+        self.words = array("I", words)
         self.counts = array("H", [min(counts[w], 0xFFFF) for w in words])
         self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
         self.size += 1
@@ -214,9 +222,9 @@ class _Cluster:
 @dataclass(frozen=True, slots=True)
 class _Doc:
     title: str  # the normalised title's words in sorted order, for a token-sort ratio
-    title_keys: frozenset[str]
-    keys: frozenset[str]
-    names: frozenset[str]
+    title_keys: frozenset[int]
+    keys: frozenset[int]
+    names: frozenset[int]
     shingles: frozenset[int]
     summary_words: int
     vector: bytes | None
@@ -224,9 +232,9 @@ class _Doc:
 
 # A word of a text: its normal form, its key (None for a stopword) and its name key (None unless a name).
 _Word = tuple[str, str | None, str | None]
-# A whitespace-separated token, analysed once: its words' normal forms, their keys with name keys, their
-# keys without name keys (for the token opening a text), and their name keys.
-_Token = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+# A whitespace-separated token, analysed once: its words' normal forms, and the ids (`_word_id`) of their
+# keys with name keys, of their keys without name keys (for the token opening a text), and of their name keys.
+_Token = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 _NORMS, _KEYS, _NAMES = itemgetter(0), itemgetter(1), itemgetter(3)
 _COUNT = itemgetter(1)
 Evidence = tuple[float, ...]
@@ -260,9 +268,9 @@ class ClusterIndex:
         # `max_postings` is never read, so keys of expired stories may linger in it (counted in `_stale`)
         # until a rebuild; a posting short enough to read holds live keys only. Keys count up from 0 and
         # are stored in 32 bits: enough for four billion stories (a century at 100,000 a day).
-        self._postings: dict[str, array[int]] = {}
-        self._stale: dict[str, int] = {}
-        self._df: Counter[str] = Counter()
+        self._postings: dict[int, array[int]] = {}
+        self._stale: dict[int, int] = {}
+        self._df: Counter[int] = Counter()
         self._docs = 0
         self._log_docs = math.log(10)
         # The first stored story of each canonical URL, by the URL's hash (a string would cost 100 bytes a
@@ -328,7 +336,7 @@ class ClusterIndex:
             "cached tokens": _analyse_token.cache_info().currsize,
         }
 
-    def _unpost(self, key: int, words: tuple[str, ...]) -> None:
+    def _unpost(self, key: int, words: memoryview) -> None:
         """Take an expired story (already out of `_members`) out of its words' postings.
 
         Deleting from an array costs a search and a shift, so a long posting (never read) only counts the
@@ -348,10 +356,10 @@ class ClusterIndex:
             else:
                 stale[word] = dead
 
-    def _idf(self, word: str) -> float:
+    def _idf(self, word: int) -> float:
         return self._log_docs - math.log(self._df.get(word, 0) + 1)
 
-    def _weights(self, doc: _Doc) -> dict[str, float]:
+    def _weights(self, doc: _Doc) -> dict[int, float]:
         """Each key's inverse document frequency, log((docs + 10) / (df + 1)), so far in the stream."""
         keys = list(doc.keys)
         counts = list(map(self._df.get, keys, repeat(0)))
@@ -365,10 +373,10 @@ class ClusterIndex:
         self,
         story: Story,
         doc: _Doc,
-        weights: dict[str, float],
+        weights: dict[int, float],
         cluster_id: str,
         when: float,
-        blocking: list[str],
+        blocking: list[int],
     ) -> None:
         self._docs += 1
         self._log_docs = math.log(self._docs + 10)
@@ -386,7 +394,7 @@ class ClusterIndex:
                 posting.append(key)
         self._join(cluster_id, doc, weights, member.keys)
 
-    def _join(self, cluster_id: str, doc: _Doc, weights: dict[str, float], keys: tuple[str, ...]) -> None:
+    def _join(self, cluster_id: str, doc: _Doc, weights: dict[int, float], keys: bytes) -> None:
         values = list(weights.values())
         own2 = math.fsum(map(operator.mul, values, values))
         cluster = self._clusters.get(cluster_id)
@@ -395,14 +403,19 @@ class ClusterIndex:
         else:
             cluster.add(doc.keys, cluster.dot(weights, doc.keys), own2)
 
-    def _blocking_keys(self, doc: _Doc) -> list[str]:
+    def _blocking_keys(self, doc: _Doc) -> list[int]:
         """The title's informative words and the rarest words of the summary: enough to find any copy."""
         # A name's key and its name key ("#...") find the same stories: names add nothing here.
         rest = doc.keys - doc.title_keys - doc.names
-        rarest = sorted(zip(map(self._df.get, rest, repeat(0)), rest, strict=True))[:_RARE_SUMMARY_KEYS]
-        return sorted((doc.title_keys - doc.names).union(w for _, w in rarest))
+        # Words in their alphabetical order, as ties between candidates go to the first word's postings: the
+        # choice never depends on the order ids were given in.
+        df, word = self._df.get, _WORDS.__getitem__
+        rarest = sorted(zip(map(df, rest, repeat(0)), map(word, rest), rest, strict=True))[
+            :_RARE_SUMMARY_KEYS
+        ]
+        return sorted((doc.title_keys - doc.names).union(w for _, _, w in rarest), key=word)
 
-    def _candidates(self, weights: dict[str, float], blocking: list[str]) -> list[_Member]:
+    def _candidates(self, weights: dict[int, float], blocking: list[int]) -> list[_Member]:
         """Stored stories sharing the most blocking words with the story, most first."""
         members, cfg = self._members, self.config
         limit, postings = cfg.max_postings, self._postings
@@ -414,7 +427,7 @@ class ClusterIndex:
         return [members[key] for key, count in ranked if count >= floor]
 
     def _find(
-        self, story: Story, doc: _Doc, weights: dict[str, float], blocking: list[str], when: float
+        self, story: Story, doc: _Doc, weights: dict[int, float], blocking: list[int], when: float
     ) -> tuple[_Member, str, float] | None:
         cfg = self.config
         window = cfg.window.total_seconds()
@@ -475,7 +488,7 @@ class _Scorer:
     __slots__ = ("index", "story", "doc", "weights", "own", "own_title", "own_names", "norm", "centroid")
 
     def __init__(
-        self, index: ClusterIndex, story: Story, doc: _Doc, weights: dict[str, float], own: float
+        self, index: ClusterIndex, story: Story, doc: _Doc, weights: dict[int, float], own: float
     ) -> None:
         self.index, self.story, self.doc, self.weights, self.own = index, story, doc, weights, own
         weight_of = weights.__getitem__
@@ -488,7 +501,7 @@ class _Scorer:
         """Return why and how strongly the story belongs with `other`, or None."""
         cfg, doc = self.index.config, self.doc
         weight_of = self.weights.__getitem__
-        common = doc.keys.intersection(other.keys)
+        common = doc.keys.intersection(other.key_ids)
         shared = sum(map(weight_of, common))
         overlap = 2 * shared / (self.own + other.weight)
         if overlap < cfg.min_overlap:
@@ -516,7 +529,7 @@ class _Scorer:
         self,
         other: _Member,
         gap: float,
-        common: frozenset[str],
+        common: frozenset[int],
         shared: float,
         overlap: float,
         shingles: float,
@@ -528,7 +541,7 @@ class _Scorer:
         other_title = other.title_keys
         title_shared = sum(map(weight_of, doc.title_keys.intersection(other_title)))
         mine_there = (
-            sum(map(weight_of, doc.title_keys.intersection(other.keys))) / self.own_title
+            sum(map(weight_of, doc.title_keys.intersection(other.key_ids))) / self.own_title
             if self.own_title
             else 0.0
         )
@@ -573,13 +586,31 @@ TOKEN_CACHE = 50_000
 def _analyse_token(token: str) -> _Token:
     """Analyse a whitespace-separated token once (see `_Token`)."""
     words = list(map(_analyse, WORD.findall(_ACRONYM.sub(_undot, token))))
-    keys = tuple(k for w in words for k in w[1:] if k)
+    keys = [k for w in words for k in w[1:] if k]
     return (
         tuple(w[0] for w in words),
-        keys,
-        tuple(w[1] for w in words if w[1]),
-        tuple(k for k in keys if k[0] == "#"),
+        tuple(map(_word_id, keys)),
+        tuple(_word_id(w[1]) for w in words if w[1]),
+        tuple(_word_id(k) for k in keys if k[0] == "#"),
     )
+
+
+# Every key seen, numbered in order: a stored story keeps its keys as 4-byte ids. The vocabulary only grows,
+# as the document frequencies do (news uses some 100,000 distinct keys a year; ~100 bytes each).
+_IDS: dict[str, int] = {}
+_WORDS: list[str] = []
+_NEW_WORD = threading.Lock()
+
+
+def _word_id(key: str) -> int:
+    """The id of a key (a stem, or "#" and a stem for a name), given on first sight."""
+    if (known := _IDS.get(key)) is not None:
+        return known
+    with _NEW_WORD:
+        if (known := _IDS.get(key)) is None:
+            known = _IDS[key] = len(_WORDS)
+            _WORDS.append(key)
+        return known
 
 
 @lru_cache(maxsize=100_000)
@@ -635,7 +666,7 @@ def _shingle_hash(shingle: tuple[str, str, str]) -> int:
 
 
 def _member(
-    story: Story, doc: _Doc, weights: dict[str, float], cluster_id: str, blocking: list[str], when: float
+    story: Story, doc: _Doc, weights: dict[int, float], cluster_id: str, blocking: list[int], when: float
 ) -> _Member:
     """A story's stored form, its keys laid out in the runs `_Member` describes."""
     title_names = doc.title_keys & doc.names
@@ -649,7 +680,7 @@ def _member(
         other_names,
         doc.keys - doc.title_keys - doc.names - set(rarest),
     )
-    keys = tuple(chain.from_iterable(runs))
+    keys = array("I", chain.from_iterable(runs)).tobytes()
     title_from = len(rarest)
     names_from = title_from + len(plain_title)
     title_to = names_from + len(title_names)
