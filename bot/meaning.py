@@ -72,7 +72,7 @@ class Embedder:
         return (vector / norm).astype(_HALF).tobytes() if norm > 0 else None
 
     @staticmethod
-    def similarity(a: bytes, b: bytes) -> float:
+    def similarity(a: bytes, b: bytes | memoryview) -> float:
         """The cosine of two texts' vectors: -1 to 1, 1 for the same meaning."""
         return float(np.frombuffer(a, _HALF) @ np.frombuffer(b, _HALF))
 
