@@ -8,6 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+from storage import open_store
+from storage.engine import make_engine
+from storage.migrations import migrate
 from tests.conftest import ROOT
 
 HEAVY = ("telegram", "httpx", "alembic")
@@ -79,3 +82,36 @@ def test_a_bot_token_brings_in_telegram(tmp_path: Path) -> None:
         tmp_path,
     )
     assert {"telegram", "httpx"} <= loaded
+
+
+def test_opening_a_current_database_imports_no_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/newsbot.db"
+    open_store(url).close()  # migrated to the head here, in this process
+    loaded = imported_after(
+        f"""
+        from storage import open_store
+
+        store = open_store({url!r})
+        assert store.stats().stories == 0
+        store.close()
+        """,
+        tmp_path,
+    )
+    assert "alembic" not in loaded
+
+
+def test_opening_an_older_database_migrates_it_with_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/newsbot.db"
+    engine = make_engine(url)
+    migrate(engine, "0005")
+    engine.dispose()
+    loaded = imported_after(
+        f"""
+        from storage import open_store, schema_revision
+
+        open_store({url!r}).close()
+        assert schema_revision({url!r}).is_latest
+        """,
+        tmp_path,
+    )
+    assert "alembic" in loaded
