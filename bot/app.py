@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.articles import suggest_from_message
@@ -36,13 +36,15 @@ from bot.poller import Poller, worker_name
 from bot.polling import PollPolicy, feed_health, health_counts
 from bot.rulefiles import load_watchlist, rule_files
 from bot.scheduler import Scheduler
-from bot.senders import ConsoleSender, Sender, TelegramSender, TelegramUnavailable
+from bot.senders import ConsoleSender, Sender
 from bot.settings import Settings
-from bot.telegram_commands import ArticleOffer, BotServices, build_application
 from bot.trends import Trends, daily_trends, period_start, weekly_caption, weekly_period
 from bot.watchlist import Channel, FeedRule, Mode, Watchlist, with_tracked
 from storage import Store, open_store
 from storage.store import has_message, sightings
+
+if TYPE_CHECKING:  # python-telegram-bot and httpx (13 MB) are imported only where a bot token is set
+    from bot.telegram_commands import ArticleOffer, BotServices
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,9 @@ def build(
         base_watchlist=watchlist,
     )
     if token and sender is None:
+        from bot.telegram_commands import build_application
+        from bot.telegram_sender import TelegramSender
+
         app.telegram = build_application(token, settings.telegram_api_url, _services(app))
         app.sender = TelegramSender(token, settings.telegram_api_url, bot=app.telegram.bot)
     app.ingestor.via = app.sender.name
@@ -136,6 +141,8 @@ def build(
 
 
 def _services(app: App) -> BotServices:
+    from bot.telegram_commands import BotServices
+
     async def digest_now(chat: str) -> int:
         queued = await send_digest(app, find_audience(app, chat), key=f"now-{app.clock():%Y%m%dT%H%M%S}")
         await flush_outbox(app.store, app.sender, app.clock)
@@ -481,6 +488,8 @@ async def _start_commands(app: App) -> bool:
     """Start taking Telegram commands; if the Bot API cannot be reached, log it and report False."""
     if app.telegram is None:
         return False
+    from bot.telegram_sender import TelegramUnavailable
+
     try:
         await app.telegram.initialize()
         await app.telegram.start()
@@ -672,6 +681,8 @@ MAX_NEW_PHRASES = 4
 
 async def offer_for_article(app: App, text: str) -> ArticleOffer:
     """What to offer for an article sent to the bot: watchlist rules it names, and new phrases to track."""
+    from bot.telegram_commands import ArticleOffer
+
     draft, error = await suggest_from_message(text, app.limits)
     if error is not None:
         return ArticleOffer(error=error)

@@ -34,7 +34,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.model import Field, Match, RuleKind, Story
-from bot.normalize import WORD, bare, fold_word, is_shouting, prepare, tokenize, words
+from bot.normalize import WORD, bare, fold, fold_word, is_shouting, prepare, tokenize, words
 from bot.watchlist import Fields, Rule
 
 MAX_EDITS = 2
@@ -398,7 +398,7 @@ def _deletions(word: str, edits: int) -> set[str]:
 
 def build_lexicon(common_words: Iterable[str]) -> frozenset[str]:
     """Fold a list of common words into the form the matcher compares against."""
-    return frozenset(fold_word(w) for w in common_words)
+    return frozenset(fold(w) for w in common_words)
 
 
 def find_rules(

@@ -41,8 +41,7 @@ def prepare(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
-@lru_cache(maxsize=200_000)
-def fold_word(word: str) -> str:
+def fold(word: str) -> str:
     """Case-fold a word and strip its accents ("Zelenskyy" -> "zelenskyy", "Rāma" -> "rama")."""
     folded = word.casefold()
     if folded.isascii():
@@ -50,6 +49,10 @@ def fold_word(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", folded)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped)
+
+
+# News repeats its words: stories' words go through the cache; word lists read once (the lexicon) do not.
+fold_word = lru_cache(maxsize=200_000)(fold)
 
 
 def bare(word: str) -> str:

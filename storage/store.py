@@ -273,12 +273,18 @@ class Store:
 
         return self._retrying("save stories", save)
 
-    def recent_stories(self, since: datetime) -> list[tuple[Story, str]]:
-        """Return stories fetched since a time with their cluster ids, oldest first (to rebuild the index)."""
-        query = select(stories).where(stories.c.fetched_at >= since).order_by(stories.c.fetched_at)
+    def recent_stories(self, since: datetime, batch: int = 1_000) -> Iterator[tuple[Story, str]]:
+        """Yield stories fetched since a time with their cluster ids, oldest first (to rebuild the index).
+
+        Rows are fetched `batch` at a time (PostgreSQL: a server-side cursor), in one read transaction, so
+        a restart holds a batch beside the index it rebuilds rather than the whole window.
+        """
+        query = (
+            select(stories).where(stories.c.fetched_at >= since).order_by(stories.c.fetched_at, stories.c.id)
+        )
         with self._read("read recent stories") as conn:
-            rows = conn.execute(query).mappings().all()
-        return [(_story(row), row["cluster_id"]) for row in rows]
+            for row in conn.execution_options(yield_per=batch).execute(query).mappings():
+                yield _story(row), row["cluster_id"]
 
     def story_ids_since(self, since: datetime) -> list[str]:
         """Ids of the stories fetched since a time (cheap: to find what other pollers stored)."""

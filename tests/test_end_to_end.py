@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+from contextlib import closing
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot import app
+from bot.jsonl import story_from_json
 from bot.rulefiles import load_watchlist
 from bot.senders import ConsoleSender
 from bot.settings import Settings
 from bot.watchlist import FeedRule
-from tests.conftest import ROOT
+from storage import StoredStory, open_store
+from storage.schema import stories
+from tests.conftest import DATA, ROOT
+from tests.conftest import RULES as RULE_FILES
 from tests.helpers.feedserver import FeedServer
 
 SNAPSHOT = ROOT / "bot" / "demo_data" / "2023-12-06"
@@ -132,3 +139,40 @@ def test_a_broken_feed_does_not_stop_the_others(
         and states[broken[0].url].last_error == "fetch: HTTP 500 Internal Server Error"
     )
     assert states[broken[1].url].last_error.startswith("parse:")
+
+
+def test_a_restart_rebuilds_the_clusterer_from_storage_batch_by_batch(db_url: str) -> None:
+    """The index is restored from stories read a batch at a time: the same stories in the same order as
+    one read of them all, so the restarted service folds new coverage as an index restored from that does."""
+    lines = (DATA / "dedup" / "stories.jsonl").read_text().splitlines()
+    labelled = [story_from_json(json.loads(line)) for line in lines]
+    stored, later = labelled[:2100], labelled[2100:]
+    settings = Settings(rules=(RULE_FILES,), db=db_url, dedup_window=timedelta(days=400))
+    first = app.build(settings, clock=lambda: NOW)
+    when = datetime(2023, 1, 1, tzinfo=UTC)
+    for k in range(0, len(stored), 25):  # as polls store them: each poll's stories share fetched_at
+        chunk = stored[k : k + 25]
+        when = max([when, *(s.published for s in chunk if s.published)])
+        index = first.ingestor.index
+        first.store.save_stories([StoredStory(s, index.assign(s, when).cluster_id, ()) for s in chunk], when)
+    first.close()
+    since = when - settings.dedup_window
+    with closing(open_store(db_url)) as store:
+        query = select(stories.c.id, stories.c.cluster_id).where(stories.c.fetched_at >= since)
+        with store.engine.connect() as conn:
+            rows = conn.execute(query.order_by(stories.c.fetched_at, stories.c.id)).all()
+        one_read = list(store.recent_stories(since, batch=len(stored)))
+        assert list(store.recent_stories(since, batch=7)) == one_read
+    assert [(s.id, cluster_id) for s, cluster_id in one_read] == [tuple(row) for row in rows]
+    assert len(one_read) == len(stored)
+
+    restarted = app.build(settings, clock=lambda: when)  # reads the stories 1,000 at a time
+    expected = app.build_cluster_index(settings)
+    for story, cluster_id in one_read:
+        expected.restore(story, cluster_id, when)
+    assert restarted.ingestor.index.sizes() == expected.sizes()
+    assert expected.sizes()["clusters"] == len({cluster_id for _, cluster_id in one_read})
+    for story in later:
+        when = max(when, story.published or when)
+        assert restarted.ingestor.index.assign(story, when) == expected.assign(story, when)
+    restarted.close()

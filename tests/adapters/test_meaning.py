@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +58,25 @@ def test_word_by_word_tokens_equal_the_whole_text_tokens() -> None:
         words = f"{record['title']} {record.get('summary') or ''}".split()
         whole = found._tokenizer.encode(" ".join(words), add_special_tokens=False).ids
         assert found.token_ids(words) == whole[: meaning._MAX_TOKENS]
+
+
+def test_the_half_precision_prefix_gives_the_vectors_of_the_float32_table() -> None:
+    """Only the first DIMS columns are kept, as float16; summed in float32, vectors are those of the
+    whole table converted to float32 first, byte for byte."""
+    from safetensors.numpy import load_file
+
+    found = embedder()
+    assert found is not None
+    assert found._table.dtype == np.float16 and found._table.shape == (32_000, meaning.DIMS)
+    spec = importlib.util.find_spec("wordllama")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    table = load_file(str(root / meaning._WEIGHTS))["embedding.weight"][:, : meaning.DIMS].astype(np.float32)
+    for line in (DATA / "dedup" / "stories.jsonl").read_text().splitlines()[:400]:
+        record = json.loads(line)
+        words = f"{record['title']} {record.get('summary') or ''}".split()
+        total = table.take(found.token_ids(words), axis=0).sum(axis=0)
+        assert found(words) == (total / np.sqrt(total @ total)).astype(np.float16).tobytes()
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u200b", "🙂🙂", "\x00\x01", "a" * 10_000, "word " * 5_000])

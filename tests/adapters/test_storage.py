@@ -15,6 +15,8 @@ from bot.errors import StorageError
 from bot.model import FeedState, Field, Match, OutgoingMessage, RuleKind, Story
 from bot.watchlist import tracked_id
 from storage import Store, StoredStory, open_store
+from storage.engine import make_engine
+from storage.migrations import HEAD, alembic_config, current_revision, migrate
 
 T0 = datetime(2023, 11, 15, 10, 0, tzinfo=UTC)
 MATCH = Match("rwanda", RuleKind.TOPIC, "Rwanda", Field.TITLE, "Rwanda", 100.0, 0, 6)
@@ -46,6 +48,27 @@ def test_open_migrates_an_empty_database_once(db_url: str) -> None:
         assert {"feeds", "stories", "matches", "outbox", "digests", "chats", "alembic_version"} <= tables
     with closing(open_store(db_url)) as store:  # a second open finds it current
         assert store.stats().stories == 0
+
+
+def test_head_is_alembics_newest_revision() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def test_the_revision_read_without_alembic_is_alembics(db_url: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(db_url)
+    try:
+        for target, expected in ((None, None), ("0002", "0002"), ("head", HEAD)):
+            if target is not None:
+                migrate(engine, target)
+            with engine.connect() as conn:
+                assert current_revision(conn) == expected
+                assert MigrationContext.configure(conn).get_current_revision() == expected
+    finally:
+        engine.dispose()
 
 
 def test_a_story_is_never_stored_twice_by_id_or_canonical_url(store: Store) -> None:

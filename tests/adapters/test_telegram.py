@@ -14,7 +14,8 @@ import pytest
 from bot.logs import RedactingFilter
 from bot.model import OutgoingMessage
 from bot.outbox import flush_outbox
-from bot.senders import SendOutcome, TelegramSender
+from bot.senders import SendOutcome
+from bot.telegram_sender import TelegramSender
 from storage import open_store
 from tests.emulator.tg_emulator import HERE, Emulator
 
