@@ -205,3 +205,40 @@ def test_the_token_cache_stays_bounded_and_evicted_tokens_analyse_the_same() -> 
         flood.assign(story(f"f{i}", " ".join(words[:10]), " ".join(words[10:]), minutes=i), T0)
     assert flood.sizes()["cached tokens"] == TOKEN_CACHE
     assert assign_all(ClusterIndex(), pair) == before == ["a", "a"]
+
+
+WIRE = (
+    "The Home Office said on Tuesday that 1,200 foreign criminals had been deported in the last quarter, the "
+    "highest number since records began, as ministers pressed ahead with plans for return hubs abroad."
+)
+
+
+def test_a_syndicated_copy_joins_its_cluster_without_being_stored_again(embed: Embed | None) -> None:
+    index = ClusterIndex(embed=embed)
+    stories = [
+        story("a", "Deportations of foreign criminals hit record high", WIRE, url="https://one.example/a"),
+        story(
+            "b", "Record number of foreign offenders removed", WIRE, url="https://two.example/b", minutes=20
+        ),
+        story(
+            "c", "Foreign criminals: deportations at record", WIRE, url="https://three.example/c", minutes=40
+        ),
+    ]
+    assignments = [index.assign(s, s.published or T0) for s in stories]
+    assert [a.cluster_id for a in assignments] == ["a", "a", "a"]
+    assert [a.reason for a in assignments[1:]] == ["summary", "summary"]
+    # One story stands for its copies; their URLs still lead to it.
+    assert index.sizes()["stories"] == 1 and index.sizes()["urls"] == 3
+    again = story("d", "An unrelated headline", url="https://two.example/b", minutes=60)
+    assert index.assign(again, T0 + timedelta(hours=1)).cluster_id == "a"
+
+
+def test_a_late_copy_keeps_its_original_in_the_window(embed: Embed | None) -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)), embed=embed)
+    first = story("a", "Deportations of foreign criminals hit record high", WIRE)
+    copy = story("b", "Record number of foreign offenders removed", WIRE, minutes=40 * 60)
+    late = story("c", "Foreign criminals: deportations at record", WIRE, minutes=80 * 60)
+    assert assign_all(index, [first, copy]) == ["a", "a"]
+    assert index.expire(T0 + timedelta(hours=60)) == 0  # the copy, 20 hours old, would still be stored
+    assert index.assign(late, T0 + timedelta(hours=80)).cluster_id == "a"
+    assert index.expire(T0 + timedelta(hours=130)) == 1
