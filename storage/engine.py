@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,29 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+_WAL_ATTEMPTS = 60  # ~18 s of waiting in all
+
+
+def _use_wal(cursor: Any) -> None:
+    # Switching a database to WAL needs an exclusive lock, and SQLite answers "database is locked" at once,
+    # without waiting out busy_timeout, while another connection holds the database (workers opening a
+    # new database together). The mode is stored in the file: once one has switched it, reading finds it.
+    for attempt in range(1, _WAL_ATTEMPTS + 1):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
 
 
 def redacted(url: str) -> str:
