@@ -233,6 +233,28 @@ def test_a_syndicated_copy_joins_its_cluster_without_being_stored_again(embed: E
     assert index.assign(again, T0 + timedelta(hours=1)).cluster_id == "a"
 
 
+def test_a_story_under_the_same_headline_is_stored_unless_its_summary_is_a_copy_too(
+    embed: Embed | None,
+) -> None:
+    index = ClusterIndex(embed=embed)
+    title = "Deportations of foreign criminals hit record high"
+    own = (
+        "Campaigners said many of those removed had lived in Britain since childhood, and lawyers warned that "
+        "appeals under Article 3 of the European Convention on Human Rights were being rushed."
+    )
+    stories = [
+        story("a", title, WIRE),
+        story("b", title, WIRE, minutes=10),  # the wire story again
+        story("c", title, own, minutes=20),  # the same news, written up anew
+    ]
+    assert [(a.cluster_id, a.reason) for a in (index.assign(s, s.published or T0) for s in stories)] == [
+        ("a", "new"),
+        ("a", "title"),
+        ("a", "title"),
+    ]
+    assert index.sizes()["stories"] == 2
+
+
 def test_a_late_copy_keeps_its_original_in_the_window(embed: Embed | None) -> None:
     index = ClusterIndex(DedupConfig(window=timedelta(hours=48)), embed=embed)
     first = story("a", "Deportations of foreign criminals hit record high", WIRE)
@@ -242,3 +264,20 @@ def test_a_late_copy_keeps_its_original_in_the_window(embed: Embed | None) -> No
     assert index.expire(T0 + timedelta(hours=60)) == 0  # the copy, 20 hours old, would still be stored
     assert index.assign(late, T0 + timedelta(hours=80)).cluster_id == "a"
     assert index.expire(T0 + timedelta(hours=130)) == 1
+
+
+def test_a_restart_stores_copies_as_the_running_index_did(embed: Embed | None) -> None:
+    original = story(
+        "a", "Deportations of foreign criminals hit record high", WIRE, url="https://one.example/a"
+    )
+    copy = story(
+        "b", "Record number of foreign offenders removed", WIRE, url="https://two.example/b", minutes=20
+    )
+    # A story the running index put in the copy's cluster by other evidence stays stored.
+    other = story("c", "Home Office deportation figures", "Figures show removals rose.", minutes=30)
+    index = ClusterIndex(embed=embed)
+    for s in (original, copy, other):
+        index.restore(s, "a", T0 + timedelta(hours=1))
+    assert index.sizes()["stories"] == 2 and index.sizes()["urls"] == 2
+    later = story("d", "Foreign criminals: deportations at record", WIRE, minutes=60)
+    assert index.assign(later, T0 + timedelta(hours=1)).cluster_id == "a"
