@@ -28,13 +28,16 @@ TRIM_EVERY = 5.0
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None where the C library has none (musl, macOS, Windows)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return None
+    try:  # the symbols already loaded into the process: no search (find_library runs a subprocess)
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        name = ctypes.util.find_library("c")
+        if name is None:
+            return None
+        try:
+            trim = ctypes.CDLL(name).malloc_trim
+        except (OSError, AttributeError):
+            return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
 

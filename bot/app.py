@@ -12,6 +12,7 @@ import signal
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -114,8 +115,10 @@ def build(
     index = build_cluster_index(settings)
     now = clock()
     ingestor = Ingestor(store, watchlist, build_matcher(watchlist), index)
-    for story, cluster_id in store.recent_stories(now - settings.dedup_window):
-        ingestor.restore(story, cluster_id, now)
+    # Closed however the loop ends: the stream holds a read transaction (a server-side cursor on PostgreSQL).
+    with closing(store.recent_stories(now - settings.dedup_window)) as stored:
+        for story, cluster_id in stored:
+            ingestor.restore(story, cluster_id, now)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     limits = FetchLimits(max_bytes=settings.max_feed_bytes, per_host=settings.per_host)
     app = App(

@@ -164,7 +164,7 @@ class _Member:
 
     @property
     def units(self) -> memoryview:
-        return memoryview(self.data)[_SUMS.size :].cast("I")
+        return memoryview(self.data)[_SUMS.size : _SUMS.size + 4 * self.shingles_to].cast("I")
 
     @property
     def key_ids(self) -> memoryview:
@@ -228,19 +228,29 @@ class _Cluster:
         held = map(counts.__getitem__, map(bisect_left, repeat(words), shared))
         return math.fsum(map(operator.mul, squares, held))
 
-    def add(self, keys: frozenset[int], dot: float, norm2: float) -> None:
-        counts: dict[int, int]
-        if isinstance(self.words, _Member):
-            counts = dict.fromkeys(self.words.key_ids, 1)
-        else:
-            counts = dict(zip(self.words, self.counts or (), strict=True))
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-        words = sorted(counts)
-        self.words = array("I", words)
-        self.counts = array("H", [min(counts[w], 0xFFFF) for w in words])
+    def add(self, keys: frozenset[int], dot: float, norm2: float, stored: bool = True) -> None:
+        """Add a story's keys to the centroid; `stored` when it is a live member (not a copy, `_add_copy`)."""
         self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
-        self.size += 1
+        self.size += stored
+        words, counts = self.words, self.counts
+        if not isinstance(words, _Member) and counts is not None:
+            # Counted in place where the centroid holds every key already (a copy, a live page's update).
+            held = list(keys)
+            where = [bisect_left(words, key) for key in held]
+            if all(at < len(words) and words[at] == key for at, key in zip(where, held, strict=True)):
+                for at in where:
+                    counts[at] = min(counts[at] + 1, 0xFFFF)
+                return
+        merged: dict[int, int]
+        if isinstance(words, _Member):
+            merged = dict.fromkeys(words.key_ids, 1)
+        else:
+            merged = dict(zip(words, counts or (), strict=True))
+        for key in keys:
+            merged[key] = merged.get(key, 0) + 1
+        ordered = sorted(merged)
+        self.words = array("I", ordered)
+        self.counts = array("H", [min(merged[w], 0xFFFF) for w in ordered])
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,10 +342,11 @@ class ClusterIndex:
         """Index a stored story in its known cluster (after a restart); a copy of a story restored before it
         in that cluster is counted, not stored, as `assign` does."""
         when = _when(story, now)
-        doc = self._doc(story)
         if when < now.timestamp() - self.config.window.total_seconds():
-            self._count(doc)  # published before the window: its words count, but nothing will join it
+            # Published before the window: its words count, but nothing will join it (nor need its meaning).
+            self._count(self._doc(story, meaning=False))
             return
+        doc = self._doc(story)
         weights = self._weights(doc)
         blocking = self._blocking_keys(doc)
         if cluster_id in self._clusters:
@@ -461,16 +472,19 @@ class ClusterIndex:
         if story.canonical_url:
             self._by_url.setdefault(hash(story.canonical_url), original.key)
         original.when = max(original.when, when)
-        self._join(original.cluster_id, doc, weights, original)
+        self._join(original.cluster_id, doc, weights, original, stored=False)
 
-    def _join(self, cluster_id: str, doc: _Doc, weights: dict[int, float], member: _Member) -> None:
+    def _join(
+        self, cluster_id: str, doc: _Doc, weights: dict[int, float], member: _Member, stored: bool = True
+    ) -> None:
+        """Add a story's words to its cluster's centroid (a new cluster: its first member's)."""
         values = list(weights.values())
         own2 = math.fsum(map(operator.mul, values, values))
         cluster = self._clusters.get(cluster_id)
         if cluster is None:
             self._clusters[cluster_id] = _Cluster(member, None, own2, 1)
         else:
-            cluster.add(doc.keys, cluster.dot(weights, doc.keys), own2)
+            cluster.add(doc.keys, cluster.dot(weights, doc.keys), own2, stored)
 
     def _blocking_keys(self, doc: _Doc) -> list[int]:
         """The title's informative words and the rarest words of the summary: enough to find any copy."""
@@ -524,7 +538,7 @@ class ClusterIndex:
                 best = (other, verdict[0], verdict[1])
         return best
 
-    def _doc(self, story: Story) -> _Doc:
+    def _doc(self, story: Story, meaning: bool = True) -> _Doc:
         """Analyse a story: a capitalised word counts as a name except where it opens the text."""
         title_words = prepare(story.title).split()
         head_words = prepare(story.summary).split(maxsplit=_SUMMARY_WORDS)[:_SUMMARY_WORDS]
@@ -539,7 +553,7 @@ class ClusterIndex:
         if head:
             summary_keys.update(head[0][2])
         norms = list(chain.from_iterable(map(_NORMS, head)))
-        vector = self._embed(title_words + head_words) if self._embed is not None else None
+        vector = self._embed(title_words + head_words) if self._embed is not None and meaning else None
         return _Doc(
             " ".join(sorted(chain.from_iterable(map(_NORMS, title)))),
             frozenset(title_keys),
@@ -678,8 +692,8 @@ def _word_id(key: str) -> int:
         return known
     with _NEW_WORD:
         if (known := _IDS.get(key)) is None:
-            known = _IDS[key] = len(_WORDS)
-            _WORDS.append(key)
+            _WORDS.append(key)  # first: an id in `_IDS` is looked up in `_WORDS` without the lock
+            known = _IDS[key] = len(_WORDS) - 1
         return known
 
 

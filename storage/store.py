@@ -6,7 +6,7 @@ import hashlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -273,7 +273,7 @@ class Store:
 
         return self._retrying("save stories", save)
 
-    def recent_stories(self, since: datetime, batch: int = 1_000) -> Iterator[tuple[Story, str]]:
+    def recent_stories(self, since: datetime, batch: int = 1_000) -> Generator[tuple[Story, str], None, None]:
         """Yield stories fetched since a time with their cluster ids, oldest first (to rebuild the index).
 
         Rows are fetched `batch` at a time (PostgreSQL: a server-side cursor), in one read transaction, so

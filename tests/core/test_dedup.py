@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -281,3 +282,53 @@ def test_a_restart_stores_copies_as_the_running_index_did(embed: Embed | None) -
     assert index.sizes()["stories"] == 2 and index.sizes()["urls"] == 2
     later = story("d", "Foreign criminals: deportations at record", WIRE, minutes=60)
     assert index.assign(later, T0 + timedelta(hours=1)).cluster_id == "a"
+
+
+def test_a_cluster_that_took_copies_is_forgotten_once_its_stories_expire(embed: Embed | None) -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=1)), embed=embed)
+    stories = [
+        story("a", "Deportations of foreign criminals hit record high", WIRE, url="https://one.example/a"),
+        story("b", "Record number of foreign offenders removed", WIRE, minutes=10),  # a copy
+        story("c", "Deportations of foreign criminals hit record high", WIRE, url="https://one.example/a"),
+        story("d", "Home Office deportation figures", "Removals rose, the Home Office said.", minutes=20),
+    ]
+    assert assign_all(index, stories) == ["a", "a", "a", "d"]
+    index.expire(T0 + timedelta(hours=3))
+    sizes = index.sizes()
+    assert [sizes[k] for k in ("stories", "clusters", "urls", "posting entries")] == [0] * 4
+
+
+def test_a_restart_only_counts_the_words_of_stories_from_before_the_window(embed: Embed | None) -> None:
+    index = ClusterIndex(DedupConfig(window=timedelta(hours=48)), embed=embed)
+    now = T0 + timedelta(hours=72)
+    index.restore(story("old", "Deportations of foreign criminals hit record high", WIRE), "old", now)
+    assert index.sizes()["stories"] == 0 and index.sizes()["clusters"] == 0
+    assert index.sizes()["document frequencies"] > 0
+    copy = story("new", "Record number of foreign offenders removed", WIRE, minutes=72 * 60)
+    assert index.assign(copy, now).cluster_id == "new"
+
+
+class _ThreeDims:
+    """An embedder whose vectors are 6 bytes long: not a whole number of 32-bit units."""
+
+    def __call__(self, words: list[str], /) -> bytes | None:
+        return struct.pack("<3e", 0.6, 0.0, 0.8) if words else None
+
+    def similarity(self, a: bytes, b: bytes | memoryview, /) -> float:
+        return float(
+            sum(x * y for x, y in zip(struct.unpack("<3e", a), struct.unpack("<3e", b), strict=True))
+        )
+
+
+def test_a_stored_story_reads_back_whatever_the_length_of_its_vector() -> None:
+    seen: list[tuple[float, ...]] = []
+    index = ClusterIndex(embed=_ThreeDims(), observe=lambda a, b, evidence: seen.append(evidence))
+    assign_all(
+        index,
+        [
+            story("a", "Iceland warns of volcanic eruption as earthquakes shake Grindavik", minutes=0),
+            story("b", "Grindavik evacuated as Iceland braces for volcanic eruption", minutes=30),
+        ],
+    )
+    evidence = dict(zip(EVIDENCE, seen[0], strict=True))
+    assert evidence["meaning"] == pytest.approx(1.0, abs=1e-3) and evidence["overlap"] > 0
