@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import threading
 import time
 from collections.abc import Callable
 from functools import cache
-
-log = logging.getLogger(__name__)
 
 # A trim walks the heap's free blocks: about 10 ms for a 300 MB heap, so every few seconds is plenty.
 TRIM_EVERY = 5.0

@@ -213,18 +213,18 @@ class _Cluster:
     """
 
     words: _Member | array[int]
-    counts: array[int] | None
+    counts: array[int] | None  # None exactly when `words` is a member
     norm2: float
     size: int
 
     def dot(self, weights: dict[int, float], keys: frozenset[int]) -> float:
         """The dot product of a story's weights with the centroid, weighted by the story's weights."""
         words, counts, weight_of = self.words, self.counts, weights.__getitem__
-        if isinstance(words, _Member) or counts is None:
-            shared = list(keys.intersection(words.key_ids if isinstance(words, _Member) else words))
-            return math.fsum(map(operator.mul, map(weight_of, shared), map(weight_of, shared)))
-        shared = list(keys.intersection(words))
+        shared = list(keys.intersection(words.key_ids if isinstance(words, _Member) else words))
         squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
+        if isinstance(words, _Member):
+            return math.fsum(squares)
+        assert counts is not None
         held = map(counts.__getitem__, map(bisect_left, repeat(words), shared))
         return math.fsum(map(operator.mul, squares, held))
 
@@ -233,7 +233,11 @@ class _Cluster:
         self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
         self.size += stored
         words, counts = self.words, self.counts
-        if not isinstance(words, _Member) and counts is not None:
+        merged: dict[int, int]
+        if isinstance(words, _Member):
+            merged = dict.fromkeys(words.key_ids, 1)
+        else:
+            assert counts is not None
             # Counted in place where the centroid holds every key already (a copy, a live page's update).
             held = list(keys)
             where = [bisect_left(words, key) for key in held]
@@ -241,11 +245,7 @@ class _Cluster:
                 for at in where:
                     counts[at] = min(counts[at] + 1, 0xFFFF)
                 return
-        merged: dict[int, int]
-        if isinstance(words, _Member):
-            merged = dict.fromkeys(words.key_ids, 1)
-        else:
-            merged = dict(zip(words, counts or (), strict=True))
+            merged = dict(zip(words, counts, strict=True))
         for key in keys:
             merged[key] = merged.get(key, 0) + 1
         ordered = sorted(merged)
