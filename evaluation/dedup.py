@@ -7,7 +7,8 @@ Run: .venv/bin/python -m evaluation.dedup [--window 48h] [--show 10] [--baseline
 
 --curve prints precision and recall for a range of join probabilities, on all days and on each half of
 the days. --fit refits the weights of the clusterer's model (logistic regression on the evidence of every
-candidate pair the clusterer scores, labelled "same development"), once on all days (the weights to ship)
+candidate pair the clusterer scores: pairs of one development against pairs of different events, the
+pairs of one event but different developments left out), once on all days (the weights to ship)
 and once on each half of the days, scored on the other half (held out), to show how well the fit holds.
 """
 
@@ -34,7 +35,7 @@ from bot.normalize import normalize
 from bot.watchlist import parse_span
 
 Pair = tuple[str, str]
-PROBABILITIES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.42, 0.45, 0.5, 0.6]
+PROBABILITIES = [0.5, 0.55, 0.6, 0.65, 0.7, 0.72, 0.75, 0.8, 0.85, 0.9]
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "dedup" / "stories.jsonl"
 
@@ -195,9 +196,16 @@ def fit(
 ) -> DedupConfig:
     """Refit the model's weights on the candidates of stories published on `days` (all days by default)."""
     development = {s["id"]: s["development"] for s in stories}
+    event = {s["id"]: s["event"] for s in stories}
     _, seen = cluster(stories, DedupConfig(), observe=True, lexical=lexical)
     keep = set(days) if days is not None else set(truth.days)
-    rows = [(e, int(development[a] == development[b])) for a, b, e in seen if truth.day[a] in keep]
+    # What must join (one development) against what must stay apart (different events). A pair of one event
+    # but two developments (a ruling and a reaction to it) is neither, and is left out of the fit.
+    rows = [
+        (e, int(development[a] == development[b]))
+        for a, b, e in seen
+        if truth.day[a] in keep and (development[a] == development[b] or event[a] != event[b])
+    ]
     if lexical:  # the meaning evidence is 0 throughout: fit the rest, and give it no weight
         meaning = EVIDENCE.index("meaning")
         rows = [(e[:meaning] + e[meaning + 1 :], y) for e, y in rows]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dedup import EVIDENCE, TOKEN_CACHE, ClusterIndex, DedupConfig, Embed, Model
+from bot.dedup import EVIDENCE, TOKEN_CACHE, ClusterIndex, DedupConfig, Embed, Model, rolling_page
 from bot.meaning import embedder
 from bot.model import Story
 from bot.urls import canonical_url
@@ -25,13 +25,16 @@ def embed(request: pytest.FixtureRequest) -> Embed | None:
     return found
 
 
-def story(sid: str, title: str, summary: str = "", url: str = "", minutes: int = 0) -> Story:
+def story(
+    sid: str, title: str, summary: str = "", url: str = "", minutes: int = 0, source: str = ""
+) -> Story:
     return Story(
         id=sid,
         title=title,
         summary=summary,
         url=url,
         canonical_url=canonical_url(url),
+        source=source,
         published=T0 + timedelta(minutes=minutes),
     )
 
@@ -88,6 +91,78 @@ def test_two_stories_about_one_person_on_one_day_stay_apart(embed: Embed | None)
         ),
     ]
     assert assign_all(ClusterIndex(embed=embed), stories) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("title", "url"),
+    [
+        ("Rwanda ruling latest updates: Supreme Court to decide on deportation policy", ""),
+        ("Boris Johnson says he is ‘deeply sorry’ for pain and suffering – UK politics live", ""),
+        ("ICELAND VOLCANO LIVE: Nation declares state of emergency", ""),
+        ("Ukraine assassinates 'traitor' ex-MP in Russia - follow live", ""),
+        ("GOP debate live updates: 4 candidates take the stage", ""),
+        ("Politics latest news: Cameron's return shows Tories are united", ""),
+        ("Wednesday briefing: Inside the Home Office's new Rwanda plan", ""),
+        ("The Papers: 'Jenrick quits in revolt' and Johnson 'sorry'", ""),
+        (
+            "2 Americans kidnapped in Mexico found dead",
+            "https://edition.cnn.com/americas/live-news/mexico-03-07-23",
+        ),
+        (
+            "Zelensky vows to hold Bakhmut",
+            "https://www.nytimes.com/live/2023/03/07/world/russia-ukraine-news",
+        ),
+    ],
+)
+def test_live_blogs_and_newsletters_are_rolling_pages(title: str, url: str) -> None:
+    assert rolling_page(title, url)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Live Nation sued over ticket prices",
+        "Families who live near the volcano told to leave",
+        "White House press briefing: Biden aides defend Gaza policy",
+        "Sunak delivers his latest blow to Rwanda critics",
+        "Supreme Court rules Rwanda plan unlawful",
+    ],
+)
+def test_ordinary_headlines_are_not_rolling_pages(title: str) -> None:
+    assert not rolling_page(title, "https://www.bbc.co.uk/news/uk-politics-67422906")
+
+
+def test_a_live_blog_is_a_development_of_its_own(embed: Embed | None) -> None:
+    """A live blog leading on a development neither joins its reports nor takes them in; the blog's own
+    updates (a new headline at the same address) fold together."""
+    ruling = "The Supreme Court has ruled the government's Rwanda asylum plan unlawful."
+    stories = [
+        story("report", "Supreme Court rules Rwanda asylum plan unlawful", ruling, source="BBC"),
+        story(
+            "blog",
+            "Supreme Court rules Rwanda asylum plan unlawful – UK politics live",
+            ruling,
+            url="https://www.theguardian.com/politics/live/2023/nov/15/rwanda-ruling-live",
+            source="Guardian",
+            minutes=10,
+        ),
+        story(
+            "blog-update",
+            "Sunak to set out emergency Rwanda law after ruling – UK politics live",
+            "Rishi Sunak will respond to the Supreme Court ruling on the Rwanda asylum plan this afternoon.",
+            url="https://www.theguardian.com/politics/live/2023/nov/15/rwanda-ruling-live",
+            source="Guardian",
+            minutes=60,
+        ),
+        story(
+            "other-report",
+            "Supreme Court rules Rwanda asylum plan is unlawful",
+            ruling,
+            source="ITV",
+            minutes=90,
+        ),
+    ]
+    assert assign_all(ClusterIndex(embed=embed), stories) == ["report", "blog", "blog", "report"]
 
 
 def test_copies_outside_the_window_stay_apart(embed: Embed | None) -> None:
