@@ -2,6 +2,8 @@
 
 A cluster is headed by its most representative story (the one whose headline shares most with the
 others; the earliest for one or two stories) and names the other outlets that carried it ("also: ...").
+A cluster folds one event's coverage: a reaction or a follow-up under a headline of its own (sharing
+little with the head's and with each other's) is listed under the head ("↳ ..."), up to `MAX_RELATED`.
 It is listed once, under the first followed rule (in the channel's order) that its headlines match, or
 failing that its summaries; other rules it matched are noted on the line. Telegram messages are HTML
 with every piece of feed text escaped and matched terms in bold, split at entry boundaries so no message
@@ -24,6 +26,11 @@ TELEGRAM_LIMIT = 4096
 _WORDS = re.compile(r"[^\W_]{3,}")
 _COMMON = frozenset("the and for with after over from that this what will says said into about more".split())
 MAX_ALSO = 4
+MAX_RELATED = 2
+MAX_RELATED_TITLE = 160
+# A headline sharing less than this (Jaccard of its words) with the head's and the other related ones' says
+# something of its own.
+RELATED_BELOW = 0.2
 MAX_TITLE = 300
 
 
@@ -48,9 +55,32 @@ def build_items(stories: Iterable[DigestStory]) -> list[DigestItem]:
         )
         rules = tuple(dict.fromkeys(m.rule for s in members for m in s.matches))
         in_titles = tuple(dict.fromkeys(m.rule for s in members for m in s.matches if m.field is Field.TITLE))
-        items.append(DigestItem(head=head, also=also, rules=rules, title_rules=in_titles))
+        items.append(DigestItem(head, also, rules, in_titles, _related(head, members)))
     items.sort(key=lambda i: (i.head.published, i.head.id), reverse=True)
     return items
+
+
+def _related(head: DigestStory, members: list[DigestStory]) -> tuple[DigestStory, ...]:
+    """The members whose headlines say something the head's does not (earliest first, each unlike the
+    others shown)."""
+    shown = [_title_words(head)]
+    related: list[DigestStory] = []
+    for story in members:
+        if len(related) >= MAX_RELATED:
+            break
+        words = _title_words(story)
+        if story is not head and words and all(_jaccard(words, w) < RELATED_BELOW for w in shown):
+            related.append(story)
+            shown.append(words)
+    return tuple(related)
+
+
+def _title_words(story: DigestStory) -> set[str]:
+    return set(_WORDS.findall(story.title.casefold())) - _COMMON
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / (len(a | b) or 1)
 
 
 def _representative(members: list[DigestStory]) -> DigestStory:
@@ -61,10 +91,10 @@ def _representative(members: list[DigestStory]) -> DigestStory:
     """
     if len(members) < 3:
         return members[0]
-    words = [set(_WORDS.findall(m.title.casefold())) - _COMMON for m in members]
+    words = [_title_words(m) for m in members]
 
     def centrality(i: int) -> float:
-        return sum(len(words[i] & w) / (len(words[i] | w) or 1) for j, w in enumerate(words) if j != i)
+        return sum(_jaccard(words[i], w) for j, w in enumerate(words) if j != i)
 
     return members[max(range(len(members)), key=lambda i: (centrality(i), -i))]
 
@@ -117,6 +147,10 @@ def render_digest_text(
             lines.append(f"    {_meta(item, tz, section.rule_id, names or {})}")
             if story.url:
                 lines.append(f"    {story.url}")
+            for other in item.related:
+                lines.append(
+                    f"    ↳ {_clip(other.title, MAX_RELATED_TITLE)} ({other.source or 'unknown outlet'})"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -135,12 +169,18 @@ def to_plain(html_text: str) -> str:
 def _html_line(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, str]) -> str:
     story = item.head
     title = _highlight(story)
-    link = (
-        f'<a href="{html.escape(story.url, quote=True)}">{title}</a>'
-        if story.url.startswith("http")
-        else title
+    related = "".join(
+        f"\n  ↳ {_link(other, html.escape(_clip(other.title, MAX_RELATED_TITLE)))} "
+        f"<i>{html.escape(other.source or 'unknown outlet')}</i>"
+        for other in item.related
     )
-    return f"• {link}\n  <i>{html.escape(_meta(item, tz, section_rule, names))}</i>"
+    return f"• {_link(story, title)}\n  <i>{html.escape(_meta(item, tz, section_rule, names))}</i>{related}"
+
+
+def _link(story: DigestStory, text: str) -> str:
+    return (
+        f'<a href="{html.escape(story.url, quote=True)}">{text}</a>' if story.url.startswith("http") else text
+    )
 
 
 def _meta(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, str]) -> str:
@@ -178,9 +218,9 @@ def _highlight(story: DigestStory) -> str:
     return " ".join("".join(out).split())
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int = MAX_TITLE) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _pack(head: str, blocks: list[tuple[str, str]]) -> list[str]:

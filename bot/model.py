@@ -77,6 +77,8 @@ class DigestItem:
     also: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     title_rules: tuple[str, ...] = ()  # the rules matched in a headline, which say best what it is about
+    # Stories of the cluster under headlines of their own (a reaction, a follow-up), shown under the head.
+    related: tuple[DigestStory, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

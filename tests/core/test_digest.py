@@ -118,3 +118,33 @@ def test_a_cluster_is_headed_by_what_most_outlets_reported_not_the_morning_previ
     )
     assert items[0].head.id in {"b", "c", "d"}
     assert "Outlet a" in items[0].also and items[0].head.source not in items[0].also
+
+
+def test_a_reaction_folded_into_a_cluster_is_listed_under_its_head() -> None:
+    """A cluster folds one event: a story under a headline of its own (a reaction, a follow-up) is listed under
+    the head, while rewordings of the head are only counted among the outlets."""
+    ruling = "Supreme Court rules Rwanda deportation plan unlawful"
+    stories = [
+        ds("a", "c", "BBC", 0, title=ruling),
+        ds("b", "c", "Sky", 5, title="Rwanda deportation plan unlawful, Supreme Court rules"),
+        ds("c", "c", "Guardian", 20, title="Sunak vows emergency legislation to revive Rwanda scheme"),
+        ds("d", "c", "FT", 30, title="Sunak promises emergency law to save Rwanda scheme"),
+        ds("e", "c", "Telegraph", 40, title="Labour: Tories wasted £140m on failed Rwanda gimmick"),
+        ds("f", "c", "Times", 50, title="Refugees relieved as judges block UK deal with Kigali"),
+    ]
+    [item] = build_items(stories)
+    assert item.head.id == "a"
+    assert [s.id for s in item.related] == ["c", "e"]  # "d" says what "c" said; at most two
+    text = render_digest_text(build_sections([item], [("rwanda", "Rwanda")]), LONDON, "Digest")
+    assert "↳ Sunak vows emergency legislation to revive Rwanda scheme (Guardian)" in text
+    assert "Rwanda deportation plan unlawful, Supreme Court rules" not in text
+    [message] = render_digest(build_sections([item], [("rwanda", "Rwanda")]), LONDON, "Digest")
+    assert (
+        '↳ <a href="https://x.test/e">Labour: Tories wasted £140m on failed Rwanda gimmick</a> <i>Telegraph</i>'
+        in message
+    )
+
+
+def test_a_cluster_of_one_story_lists_nothing_under_it() -> None:
+    [item] = build_items([ds("a", "a", "BBC", title="Supreme Court rules Rwanda deportation plan unlawful")])
+    assert item.related == ()
