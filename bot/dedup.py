@@ -19,6 +19,9 @@ holds, else it starts its own cluster, named by its id. In order:
    action"). The weights are fitted on the hand-labelled set (`python -m evaluation.dedup --fit`): one
    model with the embeddings, one without them (`lexical_model`) for an index built without an embedder.
 
+A live blog or a newsletter (`rolling_page`) covers many developments, or one minute by minute: it folds
+only with its own outlet's live pages, and no report folds into it.
+
 Candidates come from an inverted index (blocking) of each story's title words and the rarest words of
 its summary: a story is compared only with the `max_candidates` stored stories that share the most of
 these words with it (a word held by more than `max_postings` stored stories is no evidence and is
