@@ -748,13 +748,19 @@ _ROLLING_TITLE = re.compile(
     r"|^\s*(?:the\s+papers|first\s*thing|firstft)\s*:",
     re.IGNORECASE,
 )
+_ROLLING_WORDS = ("live", "latest", "briefing", "papers", "first", "happened")
 _ROLLING_URL = re.compile(r"/live(?:/|-|$)|/liveblog|live-news|live-updates|/as-it-happened", re.IGNORECASE)
 
 
 def rolling_page(title: str, url: str) -> bool:
     """Whether a story is a rolling page, a live blog or a newsletter: a page that covers many developments
     (or one, minute by minute), so it is a development of its own."""
-    return bool(_ROLLING_TITLE.search(title) or _ROLLING_URL.search(url))
+    # The patterns cost ~10 us a story; a word each of them needs is looked for first (~0.3 us).
+    folded = title.casefold()
+    return bool(
+        (any(map(folded.__contains__, _ROLLING_WORDS)) and _ROLLING_TITLE.search(title))
+        or (("live" in url.casefold() or "as-it-happened" in url) and _ROLLING_URL.search(url))
+    )
 
 
 def _when(story: Story, now: datetime) -> float:

@@ -130,6 +130,7 @@ def test_live_blogs_and_newsletters_are_rolling_pages(title: str, url: str) -> N
 )
 def test_ordinary_headlines_are_not_rolling_pages(title: str) -> None:
     assert not rolling_page(title, "https://www.bbc.co.uk/news/uk-politics-67422906")
+    assert not rolling_page(title, "https://www.bbc.co.uk/food/olive-oil-prices-deliver-record")
 
 
 def test_a_live_blog_is_a_development_of_its_own(embed: Embed | None) -> None:
