@@ -87,8 +87,9 @@ def build_matcher(watchlist: Watchlist) -> Matcher:
 
 
 def build_cluster_index(settings: Settings, window: timedelta | None = None) -> ClusterIndex:
-    """The clusterer as settings ask: its window, and text embeddings unless NEWSBOT_DEDUP_MEANING=off."""
-    config = DedupConfig(window=window if window is not None else settings.dedup_window)
+    """The clusterer as settings ask: its window, its fold level, and text embeddings unless
+    NEWSBOT_DEDUP_MEANING=off."""
+    config = DedupConfig.folding(settings.dedup_fold, window if window is not None else settings.dedup_window)
     return ClusterIndex(config, embed=embedder() if settings.dedup_meaning else None)
 
 

@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "NEWSBOT_PER_HOST": "per_host",
     "NEWSBOT_DEDUP_WINDOW": "dedup_window",
     "NEWSBOT_DEDUP_MEANING": "dedup_meaning",
+    "NEWSBOT_DEDUP_FOLD": "dedup_fold",
     "NEWSBOT_RETENTION": "retention",
     "NEWSBOT_TIMEZONE": "timezone",
     "NEWSBOT_MAX_FEED_BYTES": "max_feed_bytes",
@@ -66,6 +67,8 @@ class Settings(BaseModel):
     per_host: int = Field(default=4, ge=1, le=500)  # requests to one host at a time
     dedup_window: timedelta = timedelta(hours=48)
     dedup_meaning: bool = True  # weigh text embeddings when folding coverage (off: words alone)
+    # What one entry holds: a development with its reactions and analysis ("event"), or one development.
+    dedup_fold: Literal["event", "development"] = "event"
     retention: timedelta = timedelta(days=30)
     timezone: str = "Europe/London"
     max_feed_bytes: int = Field(default=10_000_000, ge=10_000)

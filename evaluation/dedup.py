@@ -4,6 +4,7 @@ Pairwise precision: of the pairs of stories put in one cluster, the share that b
 Pairwise recall: of the pairs of stories that report one development, the share put in one cluster.
 Strict precision (reported too): of the merged pairs, the share that report one development.
 Run: .venv/bin/python -m evaluation.dedup [--window 48h] [--show 10] [--baseline] [--curve] [--fit]
+[--lexical] [--fold event|development]
 
 --curve prints precision and recall for a range of join probabilities, on all days and on each half of
 the days. --fit refits the weights of the clusterer's model (logistic regression on the evidence of every
@@ -28,14 +29,14 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from bot.cli import main as newsbot
-from bot.dedup import EVIDENCE, ClusterIndex, DedupConfig, Evidence, Model
+from bot.dedup import EVIDENCE, FOLDS, ClusterIndex, DedupConfig, Evidence, Model
 from bot.jsonl import story_from_json
 from bot.meaning import embedder
 from bot.normalize import normalize
 from bot.watchlist import parse_span
 
 Pair = tuple[str, str]
-PROBABILITIES = [0.5, 0.55, 0.6, 0.65, 0.7, 0.72, 0.75, 0.8, 0.85, 0.9]
+PROBABILITIES = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "dedup" / "stories.jsonl"
 
@@ -44,14 +45,15 @@ def load(path: Path = DATA) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def cluster_with_newsbot(stories: list[dict[str, str]], window: str) -> dict[str, str]:
-    """Run `newsbot dedup` on the stories (labels stripped) and return story id -> cluster."""
+def cluster_with_newsbot(stories: list[dict[str, str]], window: str, fold: str = "event") -> dict[str, str]:
+    """Run `newsbot dedup` on the stories (labels stripped) at a fold level; return story id -> cluster."""
     lines = "\n".join(
         json.dumps({k: s[k] for k in ("id", "title", "summary", "url", "source", "published")})
         for s in stories
     )
     out, err = io.StringIO(), io.StringIO()
-    code = newsbot(["dedup", "--window", window, "-"], {}, io.StringIO(lines), out, err)
+    environ = {"NEWSBOT_DEDUP_FOLD": fold}
+    code = newsbot(["dedup", "--window", window, "-"], environ, io.StringIO(lines), out, err)
     if code != 0:
         raise SystemExit(f"newsbot dedup failed ({code}): {err.getvalue()}")
     return {row["id"]: row["cluster"] for row in map(json.loads, out.getvalue().splitlines())}
@@ -192,19 +194,26 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def fit(
-    stories: list[dict[str, str]], truth: Truth, days: Iterable[str] | None = None, lexical: bool = False
+    stories: list[dict[str, str]],
+    truth: Truth,
+    days: Iterable[str] | None = None,
+    lexical: bool = False,
+    fold: str = "event",
 ) -> DedupConfig:
     """Refit the model's weights on the candidates of stories published on `days` (all days by default)."""
     development = {s["id"]: s["development"] for s in stories}
     event = {s["id"]: s["event"] for s in stories}
-    _, seen = cluster(stories, DedupConfig(), observe=True, lexical=lexical)
+    config = DedupConfig.folding(fold)
+    _, seen = cluster(stories, config, observe=True, lexical=lexical)
     keep = set(days) if days is not None else set(truth.days)
-    # What must join (one development) against what must stay apart (different events). A pair of one event
-    # but two developments (a ruling and a reaction to it) is neither, and is left out of the fit.
+    # Folding events: what must join (one development) against what must stay apart (different events); a
+    # pair of one event but two developments (a ruling and a reaction to it) is neither, and is left out.
+    # Folding developments: one development against everything else.
     rows = [
         (e, int(development[a] == development[b]))
         for a, b, e in seen
-        if truth.day[a] in keep and (development[a] == development[b] or event[a] != event[b])
+        if truth.day[a] in keep
+        and (fold == "development" or development[a] == development[b] or event[a] != event[b])
     ]
     if lexical:  # the meaning evidence is 0 throughout: fit the rest, and give it no weight
         meaning = EVIDENCE.index("meaning")
@@ -212,8 +221,9 @@ def fit(
     weights, bias = fit_logistic([e for e, _ in rows], [y for _, y in rows])
     if lexical:
         weights.insert(meaning, 0.0)
-    model = Model(tuple(round(w, 3) for w in weights), round(bias, 3), DedupConfig().model.join_probability)
-    return _with_model(DedupConfig(), model, lexical)
+    shipped = config.lexical_model if lexical else config.model
+    model = Model(tuple(round(w, 3) for w in weights), round(bias, 3), shipped.join_probability)
+    return _with_model(config, model, lexical)
 
 
 def _with_model(config: DedupConfig, model: Model, lexical: bool) -> DedupConfig:
@@ -230,10 +240,11 @@ def curve(
         print(f"  join at {probability:.2f}: {describe(truth.score(clusters, days))}")
 
 
-def refit(stories: list[dict[str, str]], truth: Truth, lexical: bool) -> None:
-    config = fit(stories, truth, lexical=lexical)
+def refit(stories: list[dict[str, str]], truth: Truth, lexical: bool, fold: str) -> None:
+    config = fit(stories, truth, lexical=lexical, fold=fold)
     model = config.lexical_model if lexical else config.model
-    print(f"fitted on all days (paste into {'LEXICAL' if lexical else 'SEMANTIC'} in bot/dedup.py):")
+    name = ("DEVELOPMENT_" if fold == "development" else "") + ("LEXICAL" if lexical else "SEMANTIC")
+    print(f"fitted on all days (paste into {name} in bot/dedup.py):")
     print(f"  weights = {model.weights}\n  bias = {model.bias}")
     print(
         "  (" + ", ".join(f"{name} {w:+.2f}" for name, w in zip(EVIDENCE, model.weights, strict=True)) + ")"
@@ -241,7 +252,7 @@ def refit(stories: list[dict[str, str]], truth: Truth, lexical: bool) -> None:
     first, second = truth.halves()
     for train, test in ((first, second), (second, first)):
         print(f"fitted on {', '.join(train)}; scored on held-out {', '.join(test)}:")
-        curve(stories, truth, fit(stories, truth, train, lexical), test, lexical)
+        curve(stories, truth, fit(stories, truth, train, lexical, fold), test, lexical)
 
 
 def main() -> None:
@@ -254,18 +265,24 @@ def main() -> None:
     parser.add_argument(
         "--lexical", action="store_true", help="without text embeddings (words alone: the fallback model)"
     )
+    parser.add_argument(
+        "--fold",
+        choices=FOLDS,
+        default="event",
+        help="what a cluster holds: a development with its reactions (event, the default) or one development",
+    )
     args = parser.parse_args()
     stories = load()
     by_id = {s["id"]: s for s in stories}
     truth = Truth(stories)
     if args.fit:
-        refit(stories, truth, args.lexical)
+        refit(stories, truth, args.lexical, args.fold)
         return
     if args.lexical:
-        config = DedupConfig(window=parse_span(args.window))
+        config = DedupConfig.folding(args.fold, parse_span(args.window))
         clusters, _ = cluster(stories, config, lexical=True)
     else:
-        clusters = cluster_with_newsbot(stories, args.window)
+        clusters = cluster_with_newsbot(stories, args.window, args.fold)
     events, developments = truth.events, truth.developments
     predicted = pairs(group(clusters))
     result = truth.score(clusters)
@@ -283,7 +300,7 @@ def main() -> None:
     if args.curve:
         for days in (None, *truth.halves()):
             print(f"by join probability, {'all days' if days is None else ', '.join(days)}:")
-            curve(stories, truth, DedupConfig(), days, args.lexical)
+            curve(stories, truth, DedupConfig.folding(args.fold), days, args.lexical)
     if args.baseline:
         base = score(title_baseline(stories), events, developments)
         print(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.dedup import ClusterIndex
+from bot.dedup import ClusterIndex, DedupConfig
 from bot.jsonl import story_from_json
 from bot.meaning import embedder
 from tests.conftest import DATA, RULES
@@ -153,6 +153,32 @@ def test_dedup_folds_on_words_alone_when_meaning_is_off() -> None:
     assert on != off
 
 
+def test_dedup_keeps_developments_apart_when_asked() -> None:
+    """NEWSBOT_DEDUP_FOLD=development: the clusters of the development models, with fewer merges."""
+    path = DATA / "stories_2023-11-15.jsonl"
+    index = ClusterIndex(DedupConfig.folding("development"), embed=embedder())
+    latest, expected = datetime(1970, 1, 1, tzinfo=UTC), {}
+    for line in path.read_text().splitlines():
+        story = story_from_json(json.loads(line))
+        latest = max(latest, story.published or latest)
+        expected[story.id] = index.assign(story, latest).cluster_id
+    _, events, _ = run(["dedup", str(path)])
+    _, developments, _ = run(["dedup", str(path)], environ={"NEWSBOT_DEDUP_FOLD": "development"})
+    by_development = {r["id"]: r["cluster"] for r in map(json.loads, developments.splitlines())}
+    by_event = {r["id"]: r["cluster"] for r in map(json.loads, events.splitlines())}
+    assert by_development == expected
+    assert len(set(by_development.values())) > len(set(by_event.values()))
+
+
+def test_an_unknown_fold_is_a_clear_error() -> None:
+    code, _, err = run(
+        ["dedup", str(DATA / "stories_2023-11-15.jsonl")], environ={"NEWSBOT_DEDUP_FOLD": "story"}
+    )
+    assert code == 1 and "NEWSBOT_DEDUP_FOLD" in err and "'story'" in err
+    with pytest.raises(ValueError, match="fold must be one of event, development"):
+        DedupConfig.folding("story")
+
+
 def test_missing_input_file_is_a_clear_error() -> None:
     code, _, err = run(["dedup", "/nonexistent/stories.jsonl"])
     assert code == 1 and err.startswith("newsbot: unable to read /nonexistent/stories.jsonl")
@@ -206,12 +232,15 @@ def test_feeds_and_digest_read_what_was_stored(feed_server: FeedServer, tmp_path
     assert code == 1 and "no channel or subscribed chat '@nobody'" in err
 
 
-def test_demo_prints_a_readable_digest_of_real_stories(tmp_path: Path) -> None:
+def test_demo_prints_a_readable_digest_of_real_stories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     code, out, _ = run(["demo"], environ={"NEWSBOT_RULES": str(RULES)})
     assert code == 0
     assert "### 2023-11-15" in out and "### 2023-12-06" in out
-    assert "Rwanda" in out and "also: " in out
-    assert not Path("data/newsbot.db").exists() or True  # the demo uses a temporary database
+    assert "Rwanda" in out and "also: " in out and "    ↳ " in out  # folded coverage, and its reactions
+    assert list(tmp_path.iterdir()) == []  # the demo uses a temporary database, not ./data/newsbot.db
 
 
 def test_bad_setting_names_the_variable_and_value() -> None:
