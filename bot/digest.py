@@ -2,8 +2,9 @@
 
 A cluster is headed by its most representative story (the one whose headline shares most with the
 others; the earliest for one or two stories) and names the other outlets that carried it ("also: ...").
-A cluster folds one event's coverage: a reaction or a follow-up under a headline of its own (sharing
-little with the head's and with each other's) is listed under the head ("↳ ..."), up to `MAX_RELATED`.
+A cluster folds one event's coverage, so up to `MAX_RELATED` of its other headlines are listed under the
+head ("↳ ..."): those sharing little with the head's and with each other's (word overlap, Jaccard, under
+`RELATED_BELOW`). Often a reaction or a follow-up, sometimes the same news in other words.
 It is listed once, under the first followed rule (in the channel's order) that its headlines match, or
 failing that its summaries; other rules it matched are noted on the line. Telegram messages are HTML
 with every piece of feed text escaped and matched terms in bold, split at entry boundaries so no message
@@ -42,7 +43,7 @@ class Section:
 
 
 def build_items(stories: Iterable[DigestStory]) -> list[DigestItem]:
-    """Fold stories into one item per cluster, headed by the earliest story, newest clusters first."""
+    """Fold stories into one item per cluster, headed by its most representative story, newest first."""
     clusters: dict[str, list[DigestStory]] = {}
     for story in stories:
         clusters.setdefault(story.cluster_id, []).append(story)
@@ -64,6 +65,8 @@ def _related(head: DigestStory, members: list[DigestStory]) -> tuple[DigestStory
     """The members whose headlines say something the head's does not (earliest first, each unlike the
     others shown)."""
     shown = [_title_words(head)]
+    if not shown[0]:  # a headline of no words: nothing to tell the others apart from
+        return ()
     related: list[DigestStory] = []
     for story in members:
         if len(related) >= MAX_RELATED:
@@ -169,12 +172,14 @@ def to_plain(html_text: str) -> str:
 def _html_line(item: DigestItem, tz: ZoneInfo, section_rule: str, names: dict[str, str]) -> str:
     story = item.head
     title = _highlight(story)
+    line = f"• {_link(story, title)}\n  <i>{html.escape(_meta(item, tz, section_rule, names))}</i>"
     related = "".join(
-        f"\n  ↳ {_link(other, html.escape(_clip(other.title, MAX_RELATED_TITLE)))} "
+        f"\n  ↳ {_link(other, html.escape(_clip(other.title, MAX_RELATED_TITLE)))} · "
         f"<i>{html.escape(other.source or 'unknown outlet')}</i>"
         for other in item.related
     )
-    return f"• {_link(story, title)}\n  <i>{html.escape(_meta(item, tz, section_rule, names))}</i>{related}"
+    # An entry must fit in one message (`_pack` cuts a longer one): the other headlines go first.
+    return line + related if len(line) + len(related) <= TELEGRAM_LIMIT - 200 else line
 
 
 def _link(story: DigestStory, text: str) -> str:

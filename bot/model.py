@@ -71,7 +71,8 @@ class DigestStory:
 
 @dataclass(frozen=True, slots=True)
 class DigestItem:
-    """One entry of a digest: a cluster, headed by its first story, with the other outlets that carried it."""
+    """One entry of a digest: a cluster, headed by its most representative story, with the other outlets that
+    carried it and some of its other headlines."""
 
     head: DigestStory
     also: tuple[str, ...] = ()

@@ -33,7 +33,7 @@ def test_clusterer_keeps_precision_on_the_labelled_set() -> None:
     result = dedup_eval.score(dedup_eval.pairs(dedup_eval.group(clusters)), events, developments)
     assert len(stories) >= 500
     assert result["precision"] >= 0.97
-    assert result["recall"] >= 0.85  # measured 0.853 (the issue asks 0.85)
+    assert result["recall"] >= 0.85  # measured 0.856 (the issue asks 0.85)
 
 
 def test_words_alone_keep_precision_on_the_labelled_set() -> None:
@@ -43,7 +43,7 @@ def test_words_alone_keep_precision_on_the_labelled_set() -> None:
     clusters, _ = dedup_eval.cluster(stories, dedup_eval.DedupConfig(), lexical=True)
     result = truth.score(clusters)
     assert result["precision"] >= 0.97
-    assert result["recall"] >= 0.85  # measured 0.860
+    assert result["recall"] >= 0.85  # measured 0.864
 
 
 def test_folding_developments_keeps_reactions_apart_on_the_labelled_set() -> None:
@@ -53,5 +53,5 @@ def test_folding_developments_keeps_reactions_apart_on_the_labelled_set() -> Non
     truth = dedup_eval.Truth(stories)
     events = truth.score(dedup_eval.cluster_with_newsbot(stories, "48h"))
     developments = truth.score(dedup_eval.cluster_with_newsbot(stories, "48h", "development"))
-    assert developments["precision"] >= 0.97 and developments["recall"] >= 0.6  # measured 0.994, 0.613
-    assert developments["strict_precision"] >= 0.55 > events["strict_precision"]  # measured 0.575, 0.256
+    assert developments["precision"] >= 0.97 and developments["recall"] >= 0.6  # measured 0.995, 0.617
+    assert developments["strict_precision"] >= 0.55 > events["strict_precision"]  # measured 0.575, 0.277

@@ -126,11 +126,42 @@ def test_live_blogs_and_newsletters_are_rolling_pages(title: str, url: str) -> N
         "White House press briefing: Biden aides defend Gaza policy",
         "Sunak delivers his latest blow to Rwanda critics",
         "Supreme Court rules Rwanda plan unlawful",
+        "Post-Brexit Britain is a worse place to live",
+        "Taylor Swift: Live in Paris review",
+        "Health officials cancel Thursday briefing amid row",
+        "NHS app go-live delayed again",
     ],
 )
 def test_ordinary_headlines_are_not_rolling_pages(title: str) -> None:
     assert not rolling_page(title, "https://www.bbc.co.uk/news/uk-politics-67422906")
     assert not rolling_page(title, "https://www.bbc.co.uk/food/olive-oil-prices-deliver-record")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.reuters.com/legal/live-nation-sued-over-ticket-prices-2024-05-23/",
+        "https://www.dailymail.co.uk/tvshowbiz/article-12753401/Live-Amy-T-J-ratings.html",
+        "https://www.aljazeera.com/news/2023/11/15/live-on-tiktok-cousin-speaks",
+    ],
+)
+def test_an_address_starting_a_word_with_live_is_no_live_page(url: str) -> None:
+    assert not rolling_page("Ticket prices under scrutiny", url)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Tuesday evening news briefing: Braverman's bombshell resignation letter",
+        "Up First briefing: Gaza hospital raid; Biden meets Xi",
+        "Ukraine live briefing: Zelensky cancels address to US senators",
+        "Live news: Italy quits China's Belt and Road Initiative",
+        "Rwanda bill vote: Sunak faces Tory rebels - latest updates",
+        "The Latest: Iceland declares emergency as magma spreads",
+    ],
+)
+def test_more_newsletters_and_live_pages_are_rolling_pages(title: str) -> None:
+    assert rolling_page(title, "https://example.org/news/2023/11/15/story")
 
 
 def test_a_live_blog_is_a_development_of_its_own(embed: Embed | None) -> None:
@@ -164,6 +195,41 @@ def test_a_live_blog_is_a_development_of_its_own(embed: Embed | None) -> None:
         ),
     ]
     assert assign_all(ClusterIndex(embed=embed), stories) == ["report", "blog", "blog", "report"]
+
+
+def test_live_pages_fold_only_as_one_page_never_by_likeness(embed: Embed | None) -> None:
+    """Two outlets' live blogs on one ruling stay apart, as do one outlet's blogs on two matches; one outlet's
+    entries of one live page under the same headline fold (CNN posts each update at an address of its own)."""
+    page = "https://edition.cnn.com/americas/live-news/mexico-kidnapping-03-07-23/"
+    stories = [
+        story(
+            "g", "Supreme Court Rwanda ruling – live", "Follow the ruling as it happens.", source="Guardian"
+        ),
+        story(
+            "b",
+            "Supreme Court Rwanda ruling - live",
+            "Follow the ruling as it happens.",
+            source="BBC",
+            minutes=5,
+        ),
+        story(
+            "e",
+            "Everton vs Newcastle live: Score and updates from the Premier League",
+            "Follow the Premier League match at Goodison Park.",
+            source="Telegraph",
+            minutes=10,
+        ),
+        story(
+            "t",
+            "Tottenham vs West Ham live: Score and updates from the Premier League",
+            "Follow the Premier League match at Tottenham Hotspur Stadium.",
+            source="Telegraph",
+            minutes=15,
+        ),
+        story("c1", "2 Americans kidnapped in Mexico found dead", url=page + "h_1", source="CNN", minutes=20),
+        story("c2", "2 Americans kidnapped in Mexico found dead", url=page + "h_2", source="CNN", minutes=25),
+    ]
+    assert assign_all(ClusterIndex(embed=embed), stories) == ["g", "b", "e", "t", "c1", "c1"]
 
 
 def test_copies_outside_the_window_stay_apart(embed: Embed | None) -> None:
@@ -408,3 +474,30 @@ def test_a_stored_story_reads_back_whatever_the_length_of_its_vector() -> None:
     )
     evidence = dict(zip(EVIDENCE, seen[0], strict=True))
     assert evidence["meaning"] == pytest.approx(1.0, abs=1e-3) and evidence["overlap"] > 0
+
+
+def test_a_cluster_takes_stories_by_likeness_only_for_its_span(embed: Embed | None) -> None:
+    """A running story's later days start clusters of their own; a copy still joins whenever it comes."""
+    first = "Israeli tanks surround Gaza's al-Shifa hospital as doctors say patients are trapped"
+    summary = (
+        "Doctors at Gaza's largest hospital say Israeli tanks surround al-Shifa and patients are trapped."
+    )
+    reworded = "Doctors say Israeli armour rings al-Shifa, Gaza’s biggest hospital, and patients cannot leave"
+    stories = [
+        story("a", first, summary, url="https://a.test/1"),
+        story(
+            "b",
+            reworded,
+            "Gaza's al-Shifa hospital is surrounded by Israeli tanks, doctors say.",
+            minutes=60 * 7,
+        ),
+        story("c", "Al-Shifa: the siege so far", url="https://a.test/1", minutes=60 * 8),
+    ]
+    assert (
+        assign_all(ClusterIndex(DedupConfig(max_span=timedelta(hours=30)), embed=embed), stories) == ["a"] * 3
+    )
+    assert assign_all(ClusterIndex(DedupConfig(max_span=timedelta(hours=6)), embed=embed), stories) == [
+        "a",
+        "b",
+        "a",
+    ]

@@ -122,7 +122,7 @@ def test_a_cluster_is_headed_by_what_most_outlets_reported_not_the_morning_previ
 
 def test_a_reaction_folded_into_a_cluster_is_listed_under_its_head() -> None:
     """A cluster folds one event: a story under a headline of its own (a reaction, a follow-up) is listed under
-    the head, while rewordings of the head are only counted among the outlets."""
+    the head, while a headline in the head's words is only counted among the outlets."""
     ruling = "Supreme Court rules Rwanda deportation plan unlawful"
     stories = [
         ds("a", "c", "BBC", 0, title=ruling),
@@ -140,11 +140,41 @@ def test_a_reaction_folded_into_a_cluster_is_listed_under_its_head() -> None:
     assert "Rwanda deportation plan unlawful, Supreme Court rules" not in text
     [message] = render_digest(build_sections([item], [("rwanda", "Rwanda")]), LONDON, "Digest")
     assert (
-        '↳ <a href="https://x.test/e">Labour: Tories wasted £140m on failed Rwanda gimmick</a> <i>Telegraph</i>'
+        '↳ <a href="https://x.test/e">Labour: Tories wasted £140m on failed Rwanda gimmick</a> · <i>Telegraph</i>'
         in message
     )
 
 
 def test_a_cluster_of_one_story_lists_nothing_under_it() -> None:
     [item] = build_items([ds("a", "a", "BBC", title="Supreme Court rules Rwanda deportation plan unlawful")])
+    assert item.related == ()
+
+
+def test_other_headlines_are_escaped_clipped_and_dropped_before_an_entry_outgrows_a_message() -> None:
+    head = ds("a", "c", "BBC", 0, title="Supreme Court rules Rwanda deportation plan unlawful")
+    hostile = ds(
+        "b", "c", "<Sky & Co>", 5, title="<b>Tories</b> & Labour trade blows " + "over the ruling " * 30
+    )
+    [item] = build_items([head, hostile])
+    [message] = render_digest(build_sections([item], [("rwanda", "Rwanda")]), LONDON, "Digest")
+    assert "&lt;b&gt;Tories&lt;/b&gt; &amp; Labour" in message and "<i>&lt;Sky &amp; Co&gt;</i>" in message
+    assert "<b>Tories" not in message
+    shown = message.split("↳ ", 1)[1]
+    assert len(to_plain(shown).split(" · ")[0]) == 160  # clipped, with its ellipsis
+    long_url = DigestStory(
+        "c", "Rwanda: what next for the scheme", "https://x.test/" + "x" * 4000, "FT", T0, "c", ()
+    )
+    [item] = build_items([head, long_url])
+    [message] = render_digest(build_sections([item], [("rwanda", "Rwanda")]), LONDON, "Digest")
+    assert (
+        "↳" not in message
+        and len(message) <= TELEGRAM_LIMIT
+        and message.count("<a ") == message.count("</a>")
+    )
+
+
+def test_a_headline_of_no_words_lists_nothing_under_it() -> None:
+    [item] = build_items(
+        [ds("a", "c", "BBC", 0, title="!!!"), ds("b", "c", "Sky", 5, title="Rwanda plan unlawful")]
+    )
     assert item.related == ()
