@@ -547,7 +547,8 @@ class ClusterIndex:
         found = [p for p in map(postings.get, blocking) if p is not None and len(p) <= limit]
         shared = Counter(chain.from_iterable(found))
         floor = max(1, round(cfg.min_block_share * len(blocking)))
-        window, rolling, chosen = cfg.window.total_seconds(), doc.rolling, []
+        window, rolling = cfg.window.total_seconds(), doc.rolling
+        chosen: list[_Member] = []
         for key, count in sorted(shared.items(), key=_COUNT, reverse=True):
             if count < floor or len(chosen) == cfg.max_candidates:
                 break
