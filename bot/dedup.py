@@ -251,7 +251,7 @@ class _Cluster:
     counts: array[int] | None  # None exactly when `words` is a member
     norm2: float
     size: int
-    started: float = 0.0
+    started: float  # when its first story was published: it takes stories by likeness for `max_span`
 
     def dot(self, weights: dict[int, float], keys: frozenset[int]) -> float:
         """The dot product of a story's weights with the centroid, weighted by the story's weights."""
@@ -487,11 +487,7 @@ class ClusterIndex:
         labelled set (0.618 -> 0.612), as did not storing a story with no word the original lacks."""
         if reason == "url":
             return True
-        return (
-            reason in ("title", "summary")
-            and min(doc.summary_words, original.summary_words) >= 15
-            and _jaccard(doc.shingles, original.shingles) >= self.config.shingles_same
-        )
+        return reason in ("title", "summary") and _summary_overlap(doc, original) >= self.config.shingles_same
 
     def _count(self, doc: _Doc) -> None:
         """Count a story's words in the document frequencies."""
@@ -578,10 +574,14 @@ class ClusterIndex:
             hit = process.extractOne(doc.title, titles, scorer=fuzz.ratio, score_cutoff=cfg.title_same)
             if hit is not None:
                 return candidates[hit[2]], "title", hit[1] / 100
-        scorer = _Scorer(self, story, doc, weights, own, when)
         if doc.rolling:  # two live pages are one only by address, headline or wording, never by likeness
-            verdicts = ((m, scorer.copied(m)) for m in candidates)
-            return max(((m, "summary", v) for m, v in verdicts if v), key=itemgetter(2), default=None)
+            copies = [
+                (m, "summary", 1.0 + v)
+                for m in candidates
+                if (v := _summary_overlap(doc, m)) >= cfg.shingles_same
+            ]
+            return max(copies, key=itemgetter(2), default=None)
+        scorer = _Scorer(self, story, doc, weights, own, when)
         best: tuple[_Member, str, float] | None = None
         for other in candidates:
             verdict = scorer.compare(other, abs(other.when - when))
@@ -656,8 +656,8 @@ class _Scorer:
         if overlap < cfg.min_overlap:
             return None
         shingles = 0.0
-        if overlap >= cfg.overlap_floor and min(doc.summary_words, other.summary_words) >= 15:
-            shingles = _jaccard(doc.shingles, other.shingles)
+        if overlap >= cfg.overlap_floor:
+            shingles = _summary_overlap(doc, other)
             if shingles >= cfg.shingles_same:
                 return "summary", 1.0 + shingles
         cluster = self.index._clusters.get(other.cluster_id)
@@ -676,13 +676,6 @@ class _Scorer:
         z += model.weights[-1] * evidence[-1]
         probability = 1 / (1 + math.exp(-z)) if z > -50 else 0.0
         return ("similar", probability) if probability >= model.join_probability else None
-
-    def copied(self, other: _Member) -> float:
-        """1 + the summaries' shingle overlap when it shows one is a copy of the other (`shingles_same`), else 0."""
-        if min(self.doc.summary_words, other.summary_words) < 15:
-            return 0.0
-        shingles = _jaccard(self.doc.shingles, other.shingles)
-        return 1.0 + shingles if shingles >= self.index.config.shingles_same else 0.0
 
     def evidence(
         self,
@@ -845,6 +838,13 @@ def _when(story: Story, now: datetime) -> float:
 
 def _no_similarity(a: bytes, b: bytes | memoryview) -> float:
     return 0.0
+
+
+def _summary_overlap(doc: _Doc, other: _Member) -> float:
+    """The Jaccard overlap of two summaries' shingles; 0 unless both have the 15 words a copy is judged on."""
+    if min(doc.summary_words, other.summary_words) < 15:
+        return 0.0
+    return _jaccard(doc.shingles, other.shingles)
 
 
 def _jaccard(a: frozenset[int], b: memoryview) -> float:
