@@ -47,8 +47,15 @@ environment:
   NEWSBOT_DB                 database URL (default: sqlite:///data/newsbot.db)
   TELEGRAM_BOT_TOKEN         send to Telegram; without it messages are printed
   NEWSBOT_TELEGRAM_BASE_URL  another Bot API server (a local one, or an emulator)
-  NEWSBOT_POLL_EVERY, NEWSBOT_CONCURRENCY, NEWSBOT_DEDUP_WINDOW, NEWSBOT_RETENTION,
-  NEWSBOT_TIMEZONE, NEWSBOT_MAX_FEED_BYTES, NEWSBOT_LOG_LEVEL   (see README)
+  NEWSBOT_POLL_EVERY, NEWSBOT_CONCURRENCY, NEWSBOT_DEDUP_WINDOW, NEWSBOT_DEDUP_FOLD,
+  NEWSBOT_DEDUP_MEANING, NEWSBOT_RETENTION, NEWSBOT_TIMEZONE, NEWSBOT_MAX_FEED_BYTES,
+  NEWSBOT_LOG_LEVEL   (see README)
+"""
+DEDUP_ENV_HELP = """\
+environment:
+  NEWSBOT_DEDUP_FOLD     event (default): a cluster holds a development with its reactions and analysis;
+                         development: each development is a cluster of its own
+  NEWSBOT_DEDUP_MEANING  on (default): weigh what stories mean (text embeddings); off: words alone
 """
 
 
@@ -79,12 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, summary: str) -> argparse.ArgumentParser:
+    def command(name: str, summary: str, epilog: str | None = None) -> argparse.ArgumentParser:
         return sub.add_parser(
             name,
             parents=[common],
             help=summary,
             description=summary,
+            epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -117,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p = command("match", "stories JSONL in, matches JSONL out (backtest rules on an archive)")
     p.add_argument("input", nargs="?", default="-", metavar="FILE", help="stories JSONL file, or - for stdin")
-    p = command("dedup", "stories JSONL in, cluster assignments JSONL out")
+    p = command("dedup", "stories JSONL in, cluster assignments JSONL out", DEDUP_ENV_HELP)
     p.add_argument("input", nargs="?", default="-", metavar="FILE", help="stories JSONL file, or - for stdin")
     p.add_argument(
         "--window", default="48h", help="how far apart two copies of a story may be (default: 48h)"
