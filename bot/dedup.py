@@ -41,7 +41,6 @@ import struct
 import sys
 import threading
 from array import array
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -255,38 +254,32 @@ class _Cluster:
 
     def dot(self, weights: dict[int, float], keys: frozenset[int]) -> float:
         """The dot product of a story's weights with the centroid, weighted by the story's weights."""
-        words, counts, weight_of = self.words, self.counts, weights.__getitem__
-        shared = list(keys.intersection(words.key_ids if isinstance(words, _Member) else words))
-        squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
+        words, weight_of = self.words, weights.__getitem__
         if isinstance(words, _Member):
-            return math.fsum(squares)
-        assert counts is not None
-        held = map(counts.__getitem__, map(bisect_left, repeat(words), shared))
-        return math.fsum(map(operator.mul, squares, held))
+            shared = list(keys.intersection(words.key_ids))
+            return math.fsum(map(operator.mul, map(weight_of, shared), map(weight_of, shared)))
+        # The centroid as a dict for the while it is read: building one is cheaper than a search per key.
+        assert self.counts is not None
+        held = dict(zip(words, self.counts, strict=True))
+        shared = list(keys.intersection(held))
+        squares = map(operator.mul, map(weight_of, shared), map(weight_of, shared))
+        return math.fsum(map(operator.mul, squares, map(held.__getitem__, shared)))
 
     def add(self, keys: frozenset[int], dot: float, norm2: float, stored: bool = True) -> None:
         """Add a story's keys to the centroid; `stored` when it is a live member (not a copy, `_add_copy`)."""
         self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
         self.size += stored
-        words, counts = self.words, self.counts
-        merged: dict[int, int]
+        words = self.words
+        merged: Counter[int] = Counter()
         if isinstance(words, _Member):
-            merged = dict.fromkeys(words.key_ids, 1)
+            merged.update(words.key_ids)
         else:
-            assert counts is not None
-            # Counted in place where the centroid holds every key already (a copy, a live page's update).
-            held = list(keys)
-            where = [bisect_left(words, key) for key in held]
-            if all(at < len(words) and words[at] == key for at, key in zip(where, held, strict=True)):
-                for at in where:
-                    counts[at] = min(counts[at] + 1, 0xFFFF)
-                return
-            merged = dict(zip(words, counts, strict=True))
-        for key in keys:
-            merged[key] = merged.get(key, 0) + 1
+            assert self.counts is not None
+            merged.update(dict(zip(words, self.counts, strict=True)))
+        merged.update(keys)
         ordered = sorted(merged)
         self.words = array("I", ordered)
-        self.counts = array("H", [min(merged[w], 0xFFFF) for w in ordered])
+        self.counts = array("H", map(min, map(merged.__getitem__, ordered), repeat(0xFFFF)))
 
 
 @dataclass(frozen=True, slots=True)

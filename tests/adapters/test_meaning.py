@@ -60,14 +60,14 @@ def test_word_by_word_tokens_equal_the_whole_text_tokens() -> None:
         assert found.token_ids(words) == whole[: meaning._MAX_TOKENS]
 
 
-def test_the_half_precision_prefix_gives_the_vectors_of_the_float32_table() -> None:
-    """Only the first DIMS columns are kept, as float16; summed in float32, vectors are those of the
-    whole table converted to float32 first, byte for byte."""
+def test_the_prefix_gives_the_vectors_of_the_whole_table() -> None:
+    """Only the first DIMS columns are kept (as float32); vectors are those of the whole table's prefix,
+    byte for byte."""
     from safetensors.numpy import load_file
 
     found = embedder()
     assert found is not None
-    assert found._table.dtype == np.float16 and found._table.shape == (32_000, meaning.DIMS)
+    assert found._table.dtype == np.float32 and found._table.shape == (32_000, meaning.DIMS)
     spec = importlib.util.find_spec("wordllama")
     assert spec is not None and spec.submodule_search_locations
     root = Path(next(iter(spec.submodule_search_locations)))
