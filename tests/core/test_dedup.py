@@ -501,3 +501,28 @@ def test_a_cluster_takes_stories_by_likeness_only_for_its_span(embed: Embed | No
         "b",
         "a",
     ]
+
+
+def test_words_are_stemmed_by_snowballs_c_build_with_the_pure_python_stems() -> None:
+    """PyStemmer (a dependency) is what snowballstemmer hands out, and it stems the labelled stories' words
+    as the pure-Python fallback does: which one is installed never changes a cluster."""
+    import json
+    from pathlib import Path
+
+    import Stemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    from bot import dedup
+    from bot.normalize import WORD, fold, prepare
+
+    assert isinstance(dedup._STEMMER, Stemmer.Stemmer)
+    path = Path(__file__).parents[1] / "data" / "dedup" / "stories.jsonl"
+    words = sorted(
+        {
+            fold(w)
+            for line in path.read_text().splitlines()
+            for w in WORD.findall(prepare(" ".join(map(str, json.loads(line).values()))))
+        }
+    )
+    assert len(words) > 5_000
+    assert dedup._STEMMER.stemWords(words) == list(map(EnglishStemmer().stemWord, words))
