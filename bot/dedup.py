@@ -41,6 +41,7 @@ import struct
 import sys
 import threading
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -274,8 +275,18 @@ class _Cluster:
         if isinstance(words, _Member):
             merged.update(words.key_ids)
         else:
-            assert self.counts is not None
-            merged.update(dict(zip(words, self.counts, strict=True)))
+            counts = self.counts
+            assert counts is not None
+            if len(words) > 5 * len(keys):
+                # A large centroid that holds every key already (a copy, a live page's update) is counted in
+                # place: a search per key costs less than a rebuild.
+                held = list(keys)
+                where = list(map(bisect_left, repeat(words), held))
+                if all(at < len(words) and words[at] == key for at, key in zip(where, held, strict=True)):
+                    for at in where:
+                        counts[at] = min(counts[at] + 1, 0xFFFF)
+                    return
+            merged.update(dict(zip(words, counts, strict=True)))
         merged.update(keys)
         ordered = sorted(merged)
         self.words = array("I", ordered)

@@ -526,3 +526,30 @@ def test_words_are_stemmed_by_snowballs_c_build_with_the_pure_python_stems() -> 
     )
     assert len(words) > 5_000
     assert dedup._STEMMER.stemWords(words) == list(map(EnglishStemmer().stemWord, words))
+
+
+def test_a_centroid_counts_each_key_of_its_stories() -> None:
+    """Whether a story's keys are counted in place (a large centroid holding them all) or the centroid is
+    rebuilt, it holds each key once with the number of stories that had it, and its dot product with a
+    story's weights is the sum over their shared keys."""
+    import random
+    from array import array
+    from collections import Counter
+
+    from bot.dedup import _Cluster
+
+    rng = random.Random(5)
+    start = rng.sample(range(10_000), 600)
+    cluster = _Cluster(array("I", sorted(start)), array("H", [1] * len(start)), 0.0, 1, 0.0)
+    expected = Counter(start)
+    for i in range(300):
+        held = sorted(expected)
+        keys = frozenset(rng.sample(held, 20) if i % 3 else rng.sample(range(10_000), 20))
+        cluster.add(keys, 0.0, 0.0)
+        expected.update(keys)
+        assert cluster.counts is not None
+        assert list(cluster.words) == sorted(expected)
+        assert list(cluster.counts) == [expected[k] for k in sorted(expected)]
+    story = frozenset(rng.sample(range(10_000), 300))
+    weights = {k: rng.random() for k in story}
+    assert cluster.dot(weights, story) == pytest.approx(sum(weights[k] ** 2 * expected[k] for k in story))
