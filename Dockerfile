@@ -1,7 +1,9 @@
 # newsbot: the service image. Rules and data are volumes; configure with environment variables.
 FROM python:3.11-slim AS build
+# A C compiler for the dedup index's core (bot/_dedupcore.pyx); only the built package reaches the image.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY bot ./bot
 COPY storage ./storage
 RUN pip install --no-cache-dir --prefix=/install '.[postgres]'

@@ -106,3 +106,26 @@ def test_a_missing_model_leaves_dedup_on_words_alone(monkeypatch: pytest.MonkeyP
         assert meaning.embedder() is None
     finally:
         meaning.embedder.cache_clear()
+
+
+def test_the_dedup_cores_cosine_is_numpys_to_the_last_bit() -> None:
+    """The index computes the cosine of two stored vectors natively (bot._dedupcore.half_dot): it gives what
+    numpy gives, half-precision floats summed in single precision and rounded to half, on real vectors and
+    on ones whose sums fall on and near the rounding edges."""
+    from bot._dedupcore import half_dot
+
+    found = embedder()
+    assert found is not None
+    lines = (DATA / "dedup" / "stories.jsonl").read_text().splitlines()[:400]
+    vectors = [
+        v
+        for line in lines
+        if (v := found(f"{(s := json.loads(line))['title']} {s.get('summary') or ''}".split()))
+    ]
+    rng = np.random.default_rng(3)
+    vectors += [rng.standard_normal(meaning.DIMS).astype(np.float16).tobytes() for _ in range(200)]
+    vectors += [(rng.standard_normal(meaning.DIMS) * 1e-3).astype(np.float16).tobytes() for _ in range(50)]
+    vectors += [np.full(meaning.DIMS, 200.0, np.float16).tobytes()]  # a sum past half precision's range
+    assert len(vectors) > 600
+    pairs = [(a, b) for a in vectors[::7] for b in vectors[::5]]
+    assert [half_dot(a, b) for a, b in pairs] == [Embedder.similarity(a, b) for a, b in pairs]

@@ -529,27 +529,37 @@ def test_words_are_stemmed_by_snowballs_c_build_with_the_pure_python_stems() -> 
 
 
 def test_a_centroid_counts_each_key_of_its_stories() -> None:
-    """Whether a story's keys are counted in place (a large centroid holding them all) or the centroid is
-    rebuilt, it holds each key once with the number of stories that had it, and its dot product with a
-    story's weights is the sum over their shared keys."""
+    """Whether a story's keys are counted in place (the centroid holds them all) or merged in (it lacks some),
+    the centroid holds each key once with the number of its stories that had it; and its dot product with
+    a story's weights is the sum over their shared keys, read by a merge (a story about the centroid's size)
+    or a search per key (a much smaller story)."""
     import random
-    from array import array
     from collections import Counter
 
-    from bot.dedup import _Cluster
+    from bot._dedupcore import Doc
+    from bot.dedup import _word_id
 
     rng = random.Random(5)
-    start = rng.sample(range(10_000), 600)
-    cluster = _Cluster(array("I", sorted(start)), array("H", [1] * len(start)), 0.0, 1, 0.0)
+    vocabulary = [_word_id(f"centroidword{i}") for i in range(10_000)]
+    core = ClusterIndex()._core
+
+    def doc(keys: list[int]) -> Doc:
+        """A story whose summary has these keys, one token each."""
+        return core.doc("s", [], [((), (k,), (k,), ()) for k in keys], "", None, False, "")
+
+    start = rng.sample(vocabulary, 600)
+    core.add(doc(start), "s0", "c", None, 0.0)
     expected = Counter(start)
+    assert core.cluster("c").counts_by_key() == expected
     for i in range(300):
-        held = sorted(expected)
-        keys = frozenset(rng.sample(held, 20) if i % 3 else rng.sample(range(10_000), 20))
-        cluster.add(keys, 0.0, 0.0)
+        keys = rng.sample(sorted(expected), 20) if i % 3 else rng.sample(vocabulary, 20)
+        core.add(doc(keys), f"s{i + 1}", "c", None, 0.0)
         expected.update(keys)
-        assert cluster.counts is not None
-        assert list(cluster.words) == sorted(expected)
-        assert list(cluster.counts) == [expected[k] for k in sorted(expected)]
-    story = frozenset(rng.sample(range(10_000), 300))
-    weights = {k: rng.random() for k in story}
-    assert cluster.dot(weights, story) == pytest.approx(sum(weights[k] ** 2 * expected[k] for k in story))
+        assert core.cluster("c").counts_by_key() == expected
+    assert len(expected) > 2_000
+    for size in (100, 3_000):
+        story = doc(rng.sample(vocabulary, size))
+        weights = story.weights_by_key()
+        assert core.cluster("c").dot_with(story) == pytest.approx(
+            sum(w**2 * expected[k] for k, w in weights.items())
+        )
