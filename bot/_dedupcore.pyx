@@ -514,11 +514,13 @@ cdef class Core:
             doc.shingles = <uint32_t*>(doc.weights + n)
             doc.blocking = doc.shingles + doc.n_shingles
             doc.flags = <uint8_t*>(doc.blocking + n)
+            if n and (tagged[n - 1] >> 8) >= <uint64_t>len(_spelling):
+                raise ValueError(f"dedup: word id {tagged[n - 1] >> 8} was never given out (bot.dedup._word_id)")
             for i in range(n):
                 doc.keys[i] = <uint32_t>(tagged[i] >> 8)
                 doc.flags[i] = <uint8_t>(tagged[i] & 0xFF)
-                if doc.keys[i] >= self.vocabulary:
-                    self._make_room(doc.keys[i])
+            if n:
+                self._make_room(doc.keys[n - 1])
         finally:
             PyMem_Free(tagged)
         # Shingles: the hashes of the summary's word 3-shingles, 32 bits, distinct and ascending.

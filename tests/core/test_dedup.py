@@ -563,3 +563,14 @@ def test_a_centroid_counts_each_key_of_its_stories() -> None:
         assert core.cluster("c").dot_with(story) == pytest.approx(
             sum(w**2 * expected[k] for k, w in weights.items())
         )
+
+
+def test_the_core_refuses_a_word_id_that_was_never_given_out() -> None:
+    """Word ids index the vocabulary natively, unchecked afterwards: one from nowhere is refused up front."""
+    from bot.dedup import _WORDS
+
+    core = ClusterIndex()._core
+    with pytest.raises(ValueError, match="never given out"):
+        core.doc("s", [], [((), (len(_WORDS) + 5,), (len(_WORDS) + 5,), ())], "", None, False, "")
+    with pytest.raises(OverflowError):
+        core.doc("s", [], [((), (-1,), (-1,), ())], "", None, False, "")
