@@ -5,7 +5,7 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=cythonize(
-        [Extension("bot._dedupcore", ["bot/_dedupcore.pyx"], extra_compile_args=["-O2"])],
+        [Extension("bot._dedupcore", ["bot/_dedupcore.pyx"], extra_compile_args=["-O2", "-g0"])],
         compiler_directives={"language_level": "3"},
     )
 )
