@@ -15,7 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.math cimport INFINITY, NAN, exp, fabs, log, rint, sqrt
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport qsort
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memmove, memset
 
 from rapidfuzz import fuzz, process
 
@@ -40,6 +40,18 @@ cdef void* _grow(void* block, size_t size) except NULL:
     if grown == NULL:
         raise MemoryError()
     return grown
+
+
+cdef int _grow_pair(uint32_t** keys, uint16_t** counts, Py_ssize_t n) except -1:
+    """New arrays for a centroid's keys and counts (both, or neither on a failure)."""
+    cdef uint32_t* k = <uint32_t*>_grow(NULL, n * sizeof(uint32_t))
+    try:
+        counts[0] = <uint16_t*>_grow(NULL, n * sizeof(uint16_t))
+    except MemoryError:
+        PyMem_Free(k)
+        raise
+    keys[0] = k
+    return 0
 
 
 # Half-precision floats (a story's text vector), widened through a table of all 65,536 of them.
@@ -133,7 +145,9 @@ cdef int _cmp_u32(const void* a, const void* b) noexcept nogil:
     return (x > y) - (x < y)
 
 
-cdef list _spelling = []  # the words' spellings by id (bot.dedup._WORDS), for the order of blocking words
+# The words' spellings by id (bot.dedup._WORDS), for the order of blocking words: one list per process, given
+# by the first core made.
+cdef list _spelling = None
 
 
 cdef int _cmp_spelling(const void* a, const void* b) noexcept:
@@ -162,6 +176,7 @@ cdef int _cmp_run(const void* a, const void* b) noexcept nogil:
 ctypedef struct _Rare:
     uint32_t df
     uint32_t key
+    uint32_t at  # its place among the story's keys
 
 
 cdef int _cmp_rare(const void* a, const void* b) noexcept:
@@ -191,6 +206,8 @@ cdef class Doc:
     cdef bint rolling
     cdef str title, source, story_id
     cdef bytes vector  # or None
+    cdef object owner  # the core that built it: its word ids fit that core's arrays
+    cdef bint weighed  # weights, sums and blocking words are set (not so for a story only counted)
 
     def __dealloc__(self):
         PyMem_Free(self.keys)
@@ -289,13 +306,10 @@ cdef class Cluster:
 
     cdef int add(self, Doc doc, double dot, double norm2, bint stored) except -1:
         """Count a story's keys in the centroid; `stored` when it is a live member (not a copy)."""
-        self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
-        self.size += stored
         cdef Py_ssize_t i, j, k, fresh
         cdef Member m = self.single
         if m is not None:  # from one story's keys to a centroid of its own
-            self.keys = <uint32_t*>_grow(NULL, m.n * sizeof(uint32_t))
-            self.counts = <uint16_t*>_grow(NULL, m.n * sizeof(uint16_t))
+            _grow_pair(&self.keys, &self.counts, m.n)
             memcpy(self.keys, m.keys, m.n * sizeof(uint32_t))
             for i in range(m.n):
                 self.counts[i] = 1
@@ -316,8 +330,9 @@ cdef class Cluster:
         cdef uint32_t* keys = self.keys
         cdef uint16_t* counts = self.counts
         if fresh:
-            keys = <uint32_t*>_grow(NULL, (self.n + fresh) * sizeof(uint32_t))
-            counts = <uint16_t*>_grow(NULL, (self.n + fresh) * sizeof(uint16_t))
+            keys = NULL
+            counts = NULL
+            _grow_pair(&keys, &counts, self.n + fresh)
         # Merge from the back, so counting in place (nothing fresh) and into new arrays are one loop.
         i, j, k = doc.n - 1, self.n - 1, self.n + fresh - 1
         while k >= 0:
@@ -340,6 +355,8 @@ cdef class Cluster:
             PyMem_Free(self.counts)
             self.keys, self.counts = keys, counts
             self.n += fresh
+        self.norm2 += norm2 + 2 * dot  # |c + d|^2 = |c|^2 + 2 c.d + |d|^2, at today's weights
+        self.size += stored
         return 0
 
     def dot_with(self, Doc doc):
@@ -406,7 +423,10 @@ cdef class Core:
         observe,
     ):
         global _spelling
-        _spelling = words
+        if _spelling is None:
+            _spelling = words
+        elif words is not _spelling:
+            raise ValueError("dedup: every index in a process numbers words in one list (bot.dedup._WORDS)")
         if len(weights) != N_EVIDENCE:
             raise ValueError(f"dedup: {N_EVIDENCE} weights needed, got {len(weights)}")
         self.window, self.title_same, self.shingles_same = window, title_same, shingles_same
@@ -460,14 +480,20 @@ cdef class Core:
         keys, keys without, name keys), its title, vector and outlet. The keys of a text's first token
         are its keys without name keys: a capitalised word opening a text is not taken for a name."""
         cdef Doc doc = Doc.__new__(Doc)
+        doc.owner = self
         cdef Py_ssize_t count = 0, i, j, n
         cdef tuple token
         cdef object key
-        # Count the keys, to size one buffer of (key << 8 | flags) values.
-        for i, token in enumerate(title):
-            count += len(<tuple>token[2 if i == 0 else 1]) + (len(<tuple>token[3]) if i else 0)
-        for i, token in enumerate(head):
-            count += len(<tuple>token[2 if i == 0 else 1]) + (len(<tuple>token[3]) if i else 0)
+        # Count the keys, to size one buffer of (key << 8 | flags) values; check each token's shape, as the
+        # loops below read it unchecked.
+        for tokens in (title, head):
+            for i, token in enumerate(<list>tokens):
+                if len(token) != 4 or not (
+                    type(token[0]) is tuple and type(token[1]) is tuple and type(token[2]) is tuple
+                    and type(token[3]) is tuple
+                ):
+                    raise TypeError(f"dedup: a token analysis is 4 tuples (bot.dedup._Token), got {token!r}")
+                count += len(<tuple>token[2 if i == 0 else 1]) + (len(<tuple>token[3]) if i else 0)
         cdef uint64_t* tagged = <uint64_t*>_grow(NULL, (count + 1) * sizeof(uint64_t))
         cdef list norms = []
         try:
@@ -564,14 +590,17 @@ cdef class Core:
                     continue  # a name's key and its name key find the same stories
                 if doc.flags[i] & TITLE:
                     doc.blocking[n_block] = doc.keys[i]
+                    doc.flags[i] |= BLOCK
                     n_block += 1
                 else:
                     rare[n_rare].df = self.df[doc.keys[i]]
                     rare[n_rare].key = doc.keys[i]
+                    rare[n_rare].at = i
                     n_rare += 1
             qsort_objects(rare, n_rare, sizeof(_Rare), _cmp_rare)
             for i in range(min(n_rare, RARE_SUMMARY_KEYS)):
                 doc.blocking[n_block] = rare[i].key
+                doc.flags[rare[i].at] |= BLOCK  # a stored story's postings are found again from its flags
                 n_block += 1
         finally:
             PyMem_Free(rare)
@@ -579,10 +608,19 @@ cdef class Core:
         # depends on the order ids were given in.
         qsort_objects(doc.blocking, n_block, sizeof(uint32_t), _cmp_spelling)
         doc.n_blocking = n_block
+        doc.weighed = True
+        return 0
+
+    cdef int _check(self, Doc doc, bint weighed) except -1:
+        if doc.owner is not self:
+            raise ValueError("dedup: a story's Doc is used by the core that built it")
+        if weighed and not doc.weighed:
+            raise ValueError("dedup: a story built with weigh=False can only be counted")
         return 0
 
     def count(self, Doc doc):
         """Count a story's words in the document frequencies."""
+        self._check(doc, False)
         cdef Py_ssize_t i
         self.docs += 1
         self.log_docs = log(<double>(self.docs + 10))
@@ -594,6 +632,7 @@ cdef class Core:
     def assign(self, Doc doc, str story_id, url, double when):
         """Put a new story in a cluster (an existing one, or its own) and index it; return (cluster id,
         whether it is new, reason, score), the reason "new" and the score 0 for a cluster of its own."""
+        self._check(doc, True)
         found = self.find(doc, url, when)
         cdef Member other
         if found is None:
@@ -614,6 +653,7 @@ cdef class Core:
     def restore(self, Doc doc, str story_id, str cluster_id, url, double when):
         """Index a stored story in its known cluster; a copy of a story restored before it in that cluster
         is counted, not stored, as `assign` does."""
+        self._check(doc, True)
         cdef Member other
         if cluster_id in self.clusters:
             found = self.find(doc, url, when)
@@ -632,6 +672,9 @@ cdef class Core:
 
     def add(self, Doc doc, str story_id, str cluster_id, url, double when):
         """Store a story: count its words, post it under its blocking words, add it to its cluster."""
+        self._check(doc, True)
+        if self.next_key == 0xFFFFFFFF:
+            raise OverflowError("dedup: 4,294,967,295 stories stored; start a new index")
         self.count(doc)
         cdef uint32_t key = self.next_key
         self.next_key += 1
@@ -650,26 +693,23 @@ cdef class Core:
         self.members[key] = m
         if url is not None:
             self.by_url.setdefault(url, key)
-        cdef Py_ssize_t i, j
+        cdef Py_ssize_t i
         cdef Posting* p
         cdef uint32_t word
         for i in range(doc.n_blocking):
             word = doc.blocking[i]
             p = &self.postings[word]
             if p.n == p.capacity:
+                p.keys = <uint32_t*>_grow(p.keys, max(4, 2 * p.capacity) * sizeof(uint32_t))
                 p.capacity = max(4, 2 * p.capacity)
-                p.keys = <uint32_t*>_grow(p.keys, p.capacity * sizeof(uint32_t))
             p.keys[p.n] = key
             p.n += 1
-            j = 0
-            while m.keys[j] != word:
-                j += 1
-            m.flags[j] |= BLOCK  # its postings are found again from its keys when it expires
         self._join(cluster_id, doc, m, True)
 
     def add_copy(self, Doc doc, Member original, url, double when):
         """Count a copy of a stored story in its words' frequencies and its cluster's centroid, and let the
         original stand in for it: its URL leads to the original, which stays as long as the copy would."""
+        self._check(doc, True)
         self.count(doc)
         if url is not None:
             self.by_url.setdefault(url, original.key)
@@ -726,7 +766,7 @@ cdef class Core:
                 at = 0
                 while p.keys[at] != m.key:
                     at += 1
-                memcpy(&p.keys[at], &p.keys[at + 1], (p.n - at - 1) * sizeof(uint32_t))
+                memmove(&p.keys[at], &p.keys[at + 1], (p.n - at - 1) * sizeof(uint32_t))
                 p.n -= 1
             elif live <= self.max_postings or 4 * dead >= p.n:
                 kept = 0
@@ -735,6 +775,9 @@ cdef class Core:
                         p.keys[kept] = p.keys[at]
                         kept += 1
                 p.n = kept
+                if p.capacity > 2 * kept + 8:  # a crowded word's posting shrinks with it
+                    p.keys = <uint32_t*>_grow(p.keys, kept * sizeof(uint32_t))
+                    p.capacity = kept
             else:
                 p.stale = dead
         return 0
@@ -817,6 +860,7 @@ cdef class Core:
 
     def find(self, Doc doc, url, double when):
         """The stored story the new one belongs with, as (member, reason, score), or None."""
+        self._check(doc, True)
         cdef Member other, best = None
         cdef double v, best_score = 0
         if url is not None:

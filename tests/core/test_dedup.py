@@ -565,12 +565,33 @@ def test_a_centroid_counts_each_key_of_its_stories() -> None:
         )
 
 
-def test_the_core_refuses_a_word_id_that_was_never_given_out() -> None:
-    """Word ids index the vocabulary natively, unchecked afterwards: one from nowhere is refused up front."""
-    from bot.dedup import _WORDS
+def test_the_core_refuses_input_it_would_read_unchecked() -> None:
+    """The native core reads tokens, word ids and a story's arrays without bounds checks, so what it is handed
+    is checked up front: each refusal is a clear error, never a crash, and the index stays usable."""
+    from bot.dedup import _WORDS, _word_id
 
-    core = ClusterIndex()._core
+    index = ClusterIndex()
+    core, word = index._core, _word_id("zorblax")
+    token = ((), (word,), (word,), ())
     with pytest.raises(ValueError, match="never given out"):
         core.doc("s", [], [((), (len(_WORDS) + 5,), (len(_WORDS) + 5,), ())], "", None, False, "")
     with pytest.raises(OverflowError):
         core.doc("s", [], [((), (-1,), (-1,), ())], "", None, False, "")
+    for bad in [((), (word,)), ((), [word], (word,), ()), "abcd"]:
+        with pytest.raises(TypeError):
+            core.doc("s", [], [token, bad], "", None, False, "")  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="core that built it"):
+        ClusterIndex()._core.add(core.doc("s", [], [token], "", None, False, ""), "s", "s", None, 0.0)
+    with pytest.raises(ValueError, match="only be counted"):
+        core.add(core.doc("s", [], [token], "", None, False, "", weigh=False), "s", "s", None, 0.0)
+    from bot._dedupcore import Core
+
+    with pytest.raises(ValueError, match="one list"):
+        Core([], 1.0, 90.0, 0.6, 30, 0.15, 0.2, 0.15, 8, 1.0, (0.0,) * 12, 0.0, 0.5, None)
+    assert index.sizes()["stories"] == 0
+    assert assign_all(
+        index, [story("a", "Zorblax quintessa marmot"), story("b", "Zorblax quintessa marmot")]
+    ) == [
+        "a",
+        "a",
+    ]
