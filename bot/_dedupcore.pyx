@@ -262,47 +262,9 @@ cdef class Cluster:
 
     cdef double dot(self, Doc doc):
         """The dot product of the story's weights with the centroid, weighted by the story's weights."""
-        cdef double total = 0
-        cdef Py_ssize_t i = 0, j = 0, lo, hi, mid
-        cdef uint32_t key
-        cdef Member m = self.single
-        if m is not None:
-            while i < doc.n and j < m.n:
-                if doc.keys[i] < m.keys[j]:
-                    i += 1
-                elif doc.keys[i] > m.keys[j]:
-                    j += 1
-                else:
-                    total += doc.weights[i] * doc.weights[i]
-                    i += 1
-                    j += 1
-            return total
-        if self.n > 8 * doc.n:  # a large centroid: a search per key
-            lo = 0
-            for i in range(doc.n):
-                key = doc.keys[i]
-                hi = self.n
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if self.keys[mid] < key:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                if lo == self.n:
-                    break
-                if self.keys[lo] == key:
-                    total += doc.weights[i] * doc.weights[i] * self.counts[lo]
-            return total
-        while i < doc.n and j < self.n:
-            if doc.keys[i] < self.keys[j]:
-                i += 1
-            elif doc.keys[i] > self.keys[j]:
-                j += 1
-            else:
-                total += doc.weights[i] * doc.weights[i] * self.counts[j]
-                i += 1
-                j += 1
-        return total
+        if self.single is not None:  # each of its keys counted once
+            return _weighted_dot(doc, self.single.keys, NULL, self.single.n)
+        return _weighted_dot(doc, self.keys, self.counts, self.n)
 
     cdef int add(self, Doc doc, double dot, double norm2, bint stored) except -1:
         """Count a story's keys in the centroid; `stored` when it is a live member (not a copy)."""
@@ -368,6 +330,37 @@ cdef class Cluster:
         if self.single is not None:
             return {self.single.keys[i]: 1 for i in range(self.single.n)}
         return {self.keys[i]: self.counts[i] for i in range(self.n)}
+
+
+cdef double _weighted_dot(Doc doc, const uint32_t* keys, const uint16_t* counts, Py_ssize_t n) noexcept:
+    """The sum over the keys a story shares with sorted `keys` of its weight squared times the key's count
+    (1 each without `counts`): by a merge, or by a search per key where `keys` are many more."""
+    cdef double total = 0
+    cdef Py_ssize_t i = 0, j = 0, hi, mid
+    if n > 8 * doc.n:
+        for i in range(doc.n):  # the story's keys ascend, so each search starts where the last ended
+            hi = n
+            while j < hi:
+                mid = (j + hi) >> 1
+                if keys[mid] < doc.keys[i]:
+                    j = mid + 1
+                else:
+                    hi = mid
+            if j == n:
+                break
+            if keys[j] == doc.keys[i]:
+                total += doc.weights[i] * doc.weights[i] * (counts[j] if counts != NULL else 1)
+        return total
+    while i < doc.n and j < n:
+        if doc.keys[i] < keys[j]:
+            i += 1
+        elif doc.keys[i] > keys[j]:
+            j += 1
+        else:
+            total += doc.weights[i] * doc.weights[i] * (counts[j] if counts != NULL else 1)
+            i += 1
+            j += 1
+    return total
 
 
 ctypedef struct Posting:
