@@ -61,7 +61,7 @@ _FEED_STATE = (
     feeds.c.fetch_url,
     feeds.c.poll_interval,
 )
-_ATTEMPTS = 5  # for a unit of work PostgreSQL aborted to break a deadlock
+_ATTEMPTS = 8  # for a unit of work PostgreSQL aborted to break a deadlock
 _TRANSIENT = {"40001", "40P01"}  # SQLSTATE serialization_failure, deadlock_detected
 _INDEX_BYTES = 2600  # a PostgreSQL btree entry holds at most 2704 bytes
 T = TypeVar("T")
@@ -579,7 +579,8 @@ class Store:
                     return work(conn)
             except DBAPIError as exc:
                 if attempt < _ATTEMPTS and getattr(exc.orig, "sqlstate", None) in _TRANSIENT:
-                    time.sleep(random.uniform(0, 0.02 * attempt))
+                    # Backing off further each time: racers that deadlocked once tend to meet again at once.
+                    time.sleep(random.uniform(0, 0.01 * 2**attempt))
                     continue
                 raise _storage_error(what, exc, self.url, self._password) from None
             except SQLAlchemyError as exc:
